@@ -1,0 +1,250 @@
+// Simulated WhatsApp accounts: in-process, timed on the shared Clock, with injectable faults.
+// The network records every send it accepted, which is how tests count duplicates and losses.
+import { type Clock, realClock } from './clock.ts';
+import { type ConnectionEvent, type OutgoingMessage, SendError, type Transport } from './transport.ts';
+
+export const FAULT_KINDS = ['disconnect', 'hang', 'slow', 'flaky', 'logout', 'heal'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+
+export interface Fault {
+  kind: FaultKind;
+  /** slow: the latency of every probe and send. */
+  latencyMs?: number;
+  /** flaky: the share of probes and sends that fail, 0..1. */
+  errorRate?: number;
+}
+
+export interface SimSend {
+  messageId: string;
+  master: string;
+  to: string;
+  at: number;
+}
+
+export interface SimNetworkOptions {
+  clock?: Clock;
+  /** Latency of a healthy account's round trip. */
+  latencyMs?: number;
+  /** Seed for the flaky fault's coin, so a failing run replays. */
+  seed?: number;
+}
+
+/** Close code the sim uses for a retryable drop (Baileys' connectionClosed). */
+export const SIM_RETRYABLE_CLOSE = 428;
+/** Close code the sim uses for a logout (Baileys' loggedOut). */
+export const SIM_LOGOUT_CLOSE = 401;
+
+export class SimNetwork {
+  readonly clock: Clock;
+  readonly latencyMs: number;
+  readonly sends: SimSend[] = [];
+  readonly #accounts = new Map<string, SimTransport>();
+  #rng: () => number;
+
+  constructor(options: SimNetworkOptions = {}) {
+    this.clock = options.clock ?? realClock;
+    this.latencyMs = options.latencyMs ?? 20;
+    this.#rng = mulberry32(options.seed ?? 1);
+  }
+
+  account(phone: string): SimTransport {
+    let account = this.#accounts.get(phone);
+    if (!account) {
+      account = new SimTransport(phone, this);
+      this.#accounts.set(phone, account);
+    }
+    return account;
+  }
+
+  has(phone: string): boolean {
+    return this.#accounts.has(phone);
+  }
+
+  inject(phone: string, fault: Fault): void {
+    const account = this.#accounts.get(phone);
+    if (!account) throw new Error(`no simulated master ${phone}`);
+    account.inject(fault);
+  }
+
+  /** @internal */
+  coin(errorRate: number): boolean {
+    return this.#rng() < errorRate;
+  }
+
+  /** @internal */
+  recordSend(master: string, message: OutgoingMessage): void {
+    this.sends.push({ messageId: message.messageId, master, to: message.to, at: this.clock.now() });
+  }
+}
+
+type Mode = 'ok' | 'disconnect' | 'hang' | 'logout';
+
+interface Pending {
+  reject: (err: Error) => void;
+}
+
+export class SimTransport implements Transport {
+  readonly kind = 'sim' as const;
+  #connected = false;
+  #mode: Mode = 'ok';
+  #slowMs: number | null = null;
+  #errorRate = 0;
+  readonly #listeners = new Set<(event: ConnectionEvent) => void>();
+  readonly #pending = new Set<Pending>();
+
+  constructor(
+    readonly phone: string,
+    private readonly network: SimNetwork,
+  ) {}
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** The faults in force, for status pages. */
+  get faults(): { mode: Mode; slowMs: number | null; errorRate: number } {
+    return { mode: this.#mode, slowMs: this.#slowMs, errorRate: this.#errorRate };
+  }
+
+  inject(fault: Fault): void {
+    switch (fault.kind) {
+      case 'disconnect':
+        this.#mode = 'disconnect';
+        this.#drop(SIM_RETRYABLE_CLOSE, 'connection lost (simulated outage)');
+        break;
+      case 'logout':
+        this.#mode = 'logout';
+        this.#drop(SIM_LOGOUT_CLOSE, 'logged out (simulated)');
+        break;
+      case 'hang':
+        this.#mode = 'hang';
+        break;
+      case 'slow':
+        this.#slowMs = fault.latencyMs ?? 3_000;
+        break;
+      case 'flaky':
+        this.#errorRate = Math.min(1, Math.max(0, fault.errorRate ?? 0.5));
+        break;
+      case 'heal':
+        this.#mode = 'ok';
+        this.#slowMs = null;
+        this.#errorRate = 0;
+        break;
+    }
+  }
+
+  connect(signal: AbortSignal): Promise<void> {
+    return this.#op(signal, () => {
+      if (this.#mode === 'logout') {
+        this.#emit({ type: 'close', code: SIM_LOGOUT_CLOSE, reason: 'logged out (simulated)' });
+        throw new SendError('logged out', SIM_LOGOUT_CLOSE);
+      }
+      if (this.#mode === 'disconnect') throw new Error('connection refused (simulated outage)');
+      this.#connected = true;
+    });
+  }
+
+  probe(signal: AbortSignal): Promise<void> {
+    return this.#op(signal, () => {
+      this.#assertUsable();
+      if (this.#errorRate > 0 && this.network.coin(this.#errorRate)) throw new Error('probe failed (flaky)');
+    });
+  }
+
+  send(message: OutgoingMessage, signal: AbortSignal): Promise<void> {
+    if (this.#connected && this.#mode === 'ok') {
+      // Written to the socket: the network has it, whatever happens to the ack.
+      if (!(this.#errorRate > 0 && this.network.coin(this.#errorRate))) {
+        this.network.recordSend(this.phone, message);
+        return this.#op(signal, () => this.#assertUsable(), true);
+      }
+      return this.#op(signal, () => {
+        throw new SendError('send failed (flaky)', 500);
+      });
+    }
+    return this.#op(signal, () => this.#assertUsable());
+  }
+
+  onConnection(listener: (event: ConnectionEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#connected = false;
+    for (const p of this.#pending) p.reject(new Error('transport closed'));
+    this.#pending.clear();
+  }
+
+  #assertUsable(): void {
+    if (this.#mode === 'logout') throw new SendError('logged out', SIM_LOGOUT_CLOSE);
+    if (!this.#connected) throw new Error('not connected');
+  }
+
+  #drop(code: number, reason: string): void {
+    const wasConnected = this.#connected;
+    this.#connected = false;
+    for (const p of this.#pending) p.reject(new SendError(reason, code, true));
+    this.#pending.clear();
+    if (wasConnected) this.#emit({ type: 'close', code, reason });
+  }
+
+  #emit(event: ConnectionEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  /**
+   * Runs `finish` after the account's latency, unless the account hangs (then only the caller's
+   * signal ends it). `accepted`: the network already has the message, so a failure now is ambiguous.
+   */
+  #op(signal: AbortSignal, finish: () => void, accepted = false): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (signal.aborted) return reject(abortReason(signal));
+      const clock = this.network.clock;
+      let timer: unknown;
+      const pending: Pending = {
+        reject: (err) => {
+          clock.clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      const onAbort = () => {
+        this.#pending.delete(pending);
+        pending.reject(abortReason(signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#pending.add(pending);
+      if (this.#mode === 'hang') return; // silent: only the caller's timeout ends it
+      timer = clock.setTimeout(() => {
+        if (this.#mode === 'hang') return; // went silent mid-flight: the ack never comes
+        this.#pending.delete(pending);
+        signal.removeEventListener('abort', onAbort);
+        try {
+          finish();
+          resolve();
+        } catch (err) {
+          if (!accepted) return reject(err);
+          const code = err instanceof SendError ? err.code : undefined;
+          reject(new SendError(err instanceof Error ? err.message : String(err), code, true));
+        }
+      }, this.#slowMs ?? this.network.latencyMs);
+    });
+  }
+}
+
+function abortReason(signal: AbortSignal): Error {
+  return signal.reason instanceof Error ? signal.reason : new Error('aborted');
+}
+
+/** Small seeded PRNG (public domain, Tommy Ettinger): enough for a fault coin. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

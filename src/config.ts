@@ -1,0 +1,151 @@
+// The service's configuration: a JSON file validated with zod, defaults from DESIGN.md section 6.
+import { DEFAULT_MASTER_SETTINGS, type MasterSettings } from '../machines/master.machine.ts';
+// A bad file is refused with the file and the field named.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { SwitchboardError } from './errors.ts';
+import { countryOf, normalizePhone } from './phone.ts';
+
+const phone = z.string().transform((value, ctx) => {
+  const result = normalizePhone(value);
+  if (!result.ok) {
+    ctx.addIssue({ code: 'custom', message: result.reason });
+    return z.NEVER;
+  }
+  return result.phone;
+});
+
+const positiveInt = z.number().int().positive();
+
+export const masterConfigSchema = z
+  .strictObject({
+    phone,
+    priority: z.number().int().min(0).default(1),
+    /** ISO 3166 country code the number serves (geolocation routing); defaults to the number's own. */
+    region: z
+      .string()
+      .regex(/^[A-Z]{2}$/, 'expected a two-letter ISO country code such as "AE"')
+      .optional(),
+    weight: positiveInt.default(1),
+    ratePerMinute: positiveInt.default(60),
+    transport: z.enum(['sim', 'baileys']).default('sim'),
+  })
+  .transform((m) => ({ ...m, region: m.region ?? countryOf(m.phone) ?? 'ZZ' }));
+
+export const configSchema = z.strictObject({
+  masters: z
+    .array(masterConfigSchema)
+    .min(1, 'at least one master is needed')
+    .superRefine((masters, ctx) => {
+      const seen = new Set<string>();
+      masters.forEach((m, i) => {
+        if (seen.has(m.phone))
+          ctx.addIssue({ code: 'custom', path: [i, 'phone'], message: `duplicate ${m.phone}` });
+        seen.add(m.phone);
+      });
+    })
+    .prefault(() => defaultMasters()),
+  health: z
+    .strictObject({
+      intervalMs: positiveInt.default(5_000),
+      timeoutMs: positiveInt.default(2_000),
+      failureThreshold: positiveInt.default(3),
+      recoveryThreshold: positiveInt.default(2),
+      degradedLatencyMs: positiveInt.default(1_500),
+    })
+    .prefault({}),
+  recovery: z
+    .strictObject({
+      timeoutMs: positiveInt.default(30_000),
+      maxAttempts: positiveInt.default(5),
+      backoffBaseMs: positiveInt.default(1_000),
+      backoffMaxMs: positiveInt.default(60_000),
+    })
+    .prefault({}),
+  balancer: z
+    .strictObject({
+      strategy: z.string().default('round-robin'),
+      affinity: z.boolean().default(true),
+    })
+    .prefault({}),
+  dispatch: z
+    .strictObject({
+      sendTimeoutMs: positiveInt.default(10_000),
+      maxInFlight: positiveInt.default(4),
+    })
+    .prefault({}),
+  monitor: z.strictObject({ reportIntervalMs: positiveInt.default(60_000) }).prefault({}),
+  http: z
+    .strictObject({
+      host: z.string().min(1).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65_535).default(7420),
+    })
+    .prefault({}),
+  dataDir: z.string().min(1).default('./data'),
+  sim: z
+    .strictObject({ latencyMs: z.number().int().min(0).default(50), seed: z.number().int().default(1) })
+    .prefault({}),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type MasterConfig = z.output<typeof masterConfigSchema>;
+
+export function defaultMasters(): z.input<typeof masterConfigSchema>[] {
+  return [
+    { phone: '+971501234567', priority: 1, region: 'AE' },
+    { phone: '+971501234568', priority: 2, region: 'AE' },
+    { phone: '+14155552671', priority: 3, region: 'US' },
+  ].map((m) => ({ ...m, weight: 1, ratePerMinute: 60, transport: 'sim' as const }));
+}
+
+/** Validates a config object; `source` names where it came from in the error. */
+export function parseConfig(input: unknown, source = 'config'): Config {
+  const result = configSchema.safeParse(input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const field = issue.path.length
+      ? issue.path
+          .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
+          .join('')
+          .replace(/^\./, '')
+      : '(root)';
+    return `${field}: ${issue.message}`;
+  });
+  throw new SwitchboardError('SB_ERR_CONFIG', `invalid ${source}: ${problems.join('; ')}`);
+}
+
+export function loadConfigFile(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SwitchboardError('SB_ERR_CONFIG', `cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new SwitchboardError(
+      'SB_ERR_CONFIG',
+      `config file ${file} is not valid JSON: ${(err as Error).message}`,
+    );
+  }
+  return parseConfig(json, `config file ${file}`);
+}
+
+/** The master machine's settings from the config's health and recovery sections. */
+export function masterSettingsFrom(config: Config): MasterSettings {
+  return {
+    probeIntervalMs: config.health.intervalMs,
+    probeTimeoutMs: config.health.timeoutMs,
+    failureThreshold: config.health.failureThreshold,
+    recoveryThreshold: config.health.recoveryThreshold,
+    degradedLatencyMs: config.health.degradedLatencyMs,
+    recoveryTimeoutMs: config.recovery.timeoutMs,
+    maxRecoveryAttempts: config.recovery.maxAttempts,
+    backoffBaseMs: config.recovery.backoffBaseMs,
+    backoffMaxMs: config.recovery.backoffMaxMs,
+    sendFailureThreshold: DEFAULT_MASTER_SETTINGS.sendFailureThreshold,
+  };
+}

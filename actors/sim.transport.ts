@@ -1,7 +1,14 @@
 // Simulated WhatsApp accounts: in-process, timed on the shared Clock, with injectable faults.
 // The network records every send it accepted, which is how tests count duplicates and losses.
+import { appendFileSync } from 'node:fs';
 import { type Clock, realClock } from './clock.ts';
-import { type ConnectionEvent, type OutgoingMessage, SendError, type Transport } from './transport.ts';
+import {
+  type ConnectionEvent,
+  type OutgoingMessage,
+  type Receipt,
+  SendError,
+  type Transport,
+} from './transport.ts';
 
 export const FAULT_KINDS = ['disconnect', 'hang', 'slow', 'flaky', 'logout', 'heal'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -27,6 +34,8 @@ export interface SimNetworkOptions {
   latencyMs?: number;
   /** Seed for the flaky fault's coin, so a failing run replays. */
   seed?: number;
+  /** Also append every accepted send to this JSONL file (it outlives the process: crash tests count from it). */
+  sendLog?: string;
 }
 
 /** Close code the sim uses for a retryable drop (Baileys' connectionClosed). */
@@ -40,8 +49,10 @@ export class SimNetwork {
   readonly sends: SimSend[] = [];
   readonly #accounts = new Map<string, SimTransport>();
   #rng: () => number;
+  readonly #sendLog: string | undefined;
 
   constructor(options: SimNetworkOptions = {}) {
+    this.#sendLog = options.sendLog;
     this.clock = options.clock ?? realClock;
     this.latencyMs = options.latencyMs ?? 20;
     this.#rng = mulberry32(options.seed ?? 1);
@@ -73,7 +84,9 @@ export class SimNetwork {
 
   /** @internal */
   recordSend(master: string, message: OutgoingMessage): void {
-    this.sends.push({ messageId: message.messageId, master, to: message.to, at: this.clock.now() });
+    const send = { messageId: message.messageId, master, to: message.to, at: this.clock.now() };
+    this.sends.push(send);
+    if (this.#sendLog) appendFileSync(this.#sendLog, `${JSON.stringify(send)}\n`);
   }
 }
 
@@ -90,6 +103,7 @@ export class SimTransport implements Transport {
   #slowMs: number | null = null;
   #errorRate = 0;
   readonly #listeners = new Set<(event: ConnectionEvent) => void>();
+  readonly #receiptListeners = new Set<(receipt: Receipt) => void>();
   readonly #pending = new Set<Pending>();
 
   constructor(
@@ -156,7 +170,13 @@ export class SimTransport implements Transport {
       // Written to the socket: the network has it, whatever happens to the ack.
       if (!(this.#errorRate > 0 && this.network.coin(this.#errorRate))) {
         this.network.recordSend(this.phone, message);
-        return this.#op(signal, () => this.#assertUsable(), true);
+        const acked = this.#op(signal, () => this.#assertUsable(), true);
+        // The recipient's phone confirms a moment after the server's ack.
+        acked.then(
+          () => this.network.clock.setTimeout(() => this.#receipt(message.messageId), this.network.latencyMs),
+          () => undefined,
+        );
+        return acked;
       }
       return this.#op(signal, () => {
         throw new SendError('send failed (flaky)', 500);
@@ -168,6 +188,15 @@ export class SimTransport implements Transport {
   onConnection(listener: (event: ConnectionEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  onReceipt(listener: (receipt: Receipt) => void): () => void {
+    this.#receiptListeners.add(listener);
+    return () => this.#receiptListeners.delete(listener);
+  }
+
+  #receipt(messageId: string): void {
+    for (const listener of this.#receiptListeners) listener({ messageId, status: 'delivered' });
   }
 
   async close(): Promise<void> {

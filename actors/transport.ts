@@ -1,6 +1,11 @@
 // The one interface every WhatsApp transport implements (sim now, Baileys later).
 export type ConnectionEvent = { type: 'open' } | { type: 'close'; code?: number; reason?: string };
 
+export interface Receipt {
+  messageId: string;
+  status: 'delivered' | 'read';
+}
+
 export interface OutgoingMessage {
   messageId: string;
   to: string;
@@ -31,5 +36,7 @@ export interface Transport {
   send(message: OutgoingMessage, signal: AbortSignal): Promise<void>;
   /** Connection changes the transport saw by itself (not the ones connect() reports). */
   onConnection(listener: (event: ConnectionEvent) => void): () => void;
+  /** Delivery and read receipts for messages sent under our ids. */
+  onReceipt(listener: (receipt: Receipt) => void): () => void;
   close(): Promise<void>;
 }

@@ -1,0 +1,390 @@
+// The balancer's routing table: one row per master in typed arrays (struct of arrays), mutated in
+// place, so a routing decision reads numbers and allocates nothing. Strategies are functions over it.
+
+export interface MasterRoute {
+  phone: string;
+  /** Lower is preferred (priority strategy). */
+  priority: number;
+  /** ISO country code the number serves (geolocation strategy). */
+  region: string;
+  /** Relative share (round-robin, least-loaded). */
+  weight: number;
+  /** Token bucket refill rate. */
+  ratePerMinute: number;
+  /** A new number: its rate ramps up linearly over this many ms (0 or absent: no ramp). */
+  warmUpMs?: number;
+}
+
+export interface RoutingTableOptions {
+  /** The bucket holds at most this many seconds' worth of tokens (at least one token). Default 10. */
+  burstSeconds?: number;
+  /** A master with this many messages in flight is skipped. Default: no limit. */
+  maxInFlight?: number;
+  /** A warming-up number starts at this fraction of its rate. Default 0.1. */
+  warmUpStartFraction?: number;
+  /** Half-life of the recent-assignment counters behind `share` and balance quality. Default 60 s. */
+  shareHalfLifeMs?: number;
+  /** Weight of a faster latency sample in the peak EWMA (a slower one is taken at once). Default 0.3. */
+  ewmaAlpha?: number;
+  /** Latency estimate of a master before any sample, when the fleet has none either. Default 100 ms. */
+  defaultLatencyMs?: number;
+}
+
+/**
+ * Per-range state of the rotation / smooth weighted round robin in src/routing/round-robin.ts,
+ * indexed by the position in the ordering the range belongs to.
+ */
+export class RangeState {
+  /** Next position to try, relative to the range start (rotation, uniform weights); at the range start. */
+  readonly cursor: Int32Array;
+  /** 1 at a range start whose members all weigh the same. */
+  readonly uniform: Uint8Array;
+  /** Smooth weighted round robin's current weight, per position. */
+  readonly current: Float64Array;
+
+  constructor(n: number) {
+    this.cursor = new Int32Array(n);
+    this.uniform = new Uint8Array(n);
+    this.current = new Float64Array(n);
+  }
+}
+
+/**
+ * A set of masters a strategy chooses from: the whole fleet, or the masters of one region.
+ * Orderings are rebuilt when the fleet changes (rare), never during a decision.
+ */
+export class Pool {
+  /** Table indices, in table order. */
+  readonly members: Int32Array;
+  readonly n: number;
+  readonly rr: RangeState;
+  /** Members by (priority, insertion), and for each position the end of its priority group. */
+  readonly byPriority: Int32Array;
+  readonly groupEnd: Int32Array;
+  readonly prio: RangeState;
+
+  constructor(table: RoutingTable, members: Int32Array) {
+    this.members = members;
+    const n = members.length;
+    this.n = n;
+    this.rr = new RangeState(n);
+    if (n > 0) this.rr.uniform[0] = uniformWeights(table, members, 0, n) ? 1 : 0;
+    this.byPriority = Int32Array.from(members).sort(
+      (a, b) => table.priority[a]! - table.priority[b]! || table.seq[a]! - table.seq[b]!,
+    );
+    this.groupEnd = new Int32Array(n);
+    this.prio = new RangeState(n);
+    for (let start = 0; start < n; ) {
+      const p = table.priority[this.byPriority[start]!]!;
+      let end = start + 1;
+      while (end < n && table.priority[this.byPriority[end]!] === p) end++;
+      for (let q = start; q < end; q++) this.groupEnd[q] = end;
+      this.prio.uniform[start] = uniformWeights(table, this.byPriority, start, end) ? 1 : 0;
+      start = end;
+    }
+  }
+}
+
+function uniformWeights(table: RoutingTable, order: Int32Array, start: number, end: number): boolean {
+  const w = table.weight[order[start]!];
+  for (let p = start + 1; p < end; p++) if (table.weight[order[p]!] !== w) return false;
+  return true;
+}
+
+const EMPTY_POOL_MEMBERS = new Int32Array(0);
+
+export class RoutingTable {
+  size = 0;
+  readonly phones: string[] = [];
+  readonly regions: string[] = [];
+  routable = new Uint8Array(0);
+  priority = new Int32Array(0);
+  weight = new Float64Array(0);
+  /** Full refill rate, tokens per ms. */
+  ratePerMs = new Float64Array(0);
+  tokens = new Float64Array(0);
+  refilledAt = new Float64Array(0);
+  addedAt = new Float64Array(0);
+  warmUpMs = new Float64Array(0);
+  inFlight = new Int32Array(0);
+  assigned = new Float64Array(0);
+  completed = new Float64Array(0);
+  failed = new Float64Array(0);
+  latencyEwma = new Float64Array(0);
+  latencySum = new Float64Array(0);
+  latencyCount = new Float64Array(0);
+  /** Exponentially decayed assignment count and when it was last decayed. */
+  recent = new Float64Array(0);
+  recentAt = new Float64Array(0);
+  /** Insertion order: stable tie-break for the priority ordering. */
+  seq = new Float64Array(0);
+
+  readonly burstMs: number;
+  readonly maxInFlight: number;
+  readonly warmUpStartFraction: number;
+  readonly ewmaAlpha: number;
+  readonly defaultLatencyMs: number;
+  readonly #decayPerMs: number;
+  readonly #index = new Map<string, number>();
+  #nextSeq = 0;
+  #all: Pool | undefined;
+  #byRegion = new Map<string, Pool>();
+  #empty: Pool | undefined;
+
+  constructor(options: RoutingTableOptions = {}) {
+    this.burstMs = (options.burstSeconds ?? 10) * 1000;
+    this.maxInFlight = options.maxInFlight ?? Number.POSITIVE_INFINITY;
+    this.warmUpStartFraction = options.warmUpStartFraction ?? 0.1;
+    this.ewmaAlpha = options.ewmaAlpha ?? 0.3;
+    this.defaultLatencyMs = options.defaultLatencyMs ?? 100;
+    this.#decayPerMs = Math.LN2 / (options.shareHalfLifeMs ?? 60_000);
+  }
+
+  indexOf(phone: string): number {
+    return this.#index.get(phone) ?? -1;
+  }
+
+  /** Adds a master (not routable until told so) or replaces the settings of a known one. */
+  add(route: MasterRoute, now: number): number {
+    const known = this.#index.get(route.phone);
+    if (known !== undefined) {
+      this.#configure(known, route, now, false);
+      return known;
+    }
+    if (this.size === this.routable.length) this.#grow(Math.max(8, this.size * 2));
+    const i = this.size++;
+    this.phones[i] = route.phone;
+    this.#index.set(route.phone, i);
+    this.routable[i] = 0;
+    this.inFlight[i] = 0;
+    this.assigned[i] = 0;
+    this.completed[i] = 0;
+    this.failed[i] = 0;
+    this.latencySum[i] = 0;
+    this.latencyCount[i] = 0;
+    this.recent[i] = 0;
+    this.recentAt[i] = now;
+    this.seq[i] = this.#nextSeq++;
+    this.latencyEwma[i] = this.#fleetLatency();
+    this.#configure(i, route, now, true);
+    return i;
+  }
+
+  #configure(i: number, route: MasterRoute, now: number, fresh: boolean): void {
+    this.regions[i] = route.region;
+    this.priority[i] = route.priority;
+    this.weight[i] = route.weight > 0 ? route.weight : 1;
+    this.ratePerMs[i] = route.ratePerMinute / 60_000;
+    this.warmUpMs[i] = route.warmUpMs ?? 0;
+    if (fresh) {
+      this.addedAt[i] = now;
+      this.refilledAt[i] = now;
+      // A warming-up number starts with one token, an established one with a full bucket.
+      this.tokens[i] = this.warmUpMs[i]! > 0 ? 1 : this.capacity(i, now);
+    } else {
+      this.refill(i, now);
+      this.tokens[i] = Math.min(this.tokens[i]!, this.capacity(i, now));
+    }
+    this.#invalidate();
+  }
+
+  /** Removes a master; the last row moves into its place. */
+  remove(phone: string): boolean {
+    const i = this.#index.get(phone);
+    if (i === undefined) return false;
+    this.#index.delete(phone);
+    const last = --this.size;
+    if (i !== last) {
+      const moved = this.phones[last]!;
+      this.phones[i] = moved;
+      this.regions[i] = this.regions[last]!;
+      this.#index.set(moved, i);
+      for (const column of this.#columns()) column[i] = column[last]!;
+    }
+    this.phones.length = last;
+    this.regions.length = last;
+    this.#invalidate();
+    return true;
+  }
+
+  setRoutable(i: number, routable: boolean): void {
+    this.routable[i] = routable ? 1 : 0;
+  }
+
+  setPriority(i: number, priority: number): void {
+    if (this.priority[i] === priority) return;
+    this.priority[i] = priority;
+    this.#invalidate();
+  }
+
+  /** The fraction of its full rate a master may use now (warm-up ramp). */
+  rateFraction(i: number, now: number): number {
+    const ramp = this.warmUpMs[i]!;
+    if (ramp <= 0) return 1;
+    const age = now - this.addedAt[i]!;
+    if (age >= ramp) return 1;
+    const f0 = this.warmUpStartFraction;
+    return f0 + ((1 - f0) * Math.max(age, 0)) / ramp;
+  }
+
+  capacity(i: number, now: number): number {
+    const c = this.ratePerMs[i]! * this.rateFraction(i, now) * this.burstMs;
+    return Math.max(c, 1);
+  }
+
+  /** Tops up the bucket for the time since the last refill; returns the tokens now held. */
+  refill(i: number, now: number): number {
+    const elapsed = now - this.refilledAt[i]!;
+    let tokens = this.tokens[i]!;
+    if (elapsed > 0) {
+      const fraction = this.rateFraction(i, now);
+      tokens += elapsed * this.ratePerMs[i]! * fraction;
+      const cap = this.capacity(i, now);
+      if (tokens > cap) tokens = cap;
+      this.tokens[i] = tokens;
+      this.refilledAt[i] = now;
+    }
+    return tokens;
+  }
+
+  /** Routable, below the in-flight limit and holding a token: may take a message now. */
+  eligible(i: number, now: number): boolean {
+    return this.routable[i] === 1 && this.inFlight[i]! < this.maxInFlight && this.refill(i, now) >= 1;
+  }
+
+  /** Records an assignment: one token spent, one more in flight. Call only after eligible(). */
+  commit(i: number, now: number): void {
+    this.tokens[i]! -= 1;
+    this.inFlight[i]! += 1;
+    this.assigned[i]! += 1;
+    this.recent[i] = this.recentCount(i, now) + 1;
+    this.recentAt[i] = now;
+  }
+
+  /** The decayed recent-assignment count of master i at `now`. */
+  recentCount(i: number, now: number): number {
+    const dt = now - this.recentAt[i]!;
+    const r = this.recent[i]!;
+    return dt > 0 ? r * Math.exp(-dt * this.#decayPerMs) : r;
+  }
+
+  release(i: number, outcome: 'sent' | 'failed' | 'moved', latencyMs: number | undefined): void {
+    if (this.inFlight[i]! > 0) this.inFlight[i]! -= 1;
+    if (outcome === 'sent') this.completed[i]! += 1;
+    else if (outcome === 'failed') this.failed[i]! += 1;
+    if (latencyMs !== undefined && latencyMs >= 0 && outcome !== 'moved') this.observeLatency(i, latencyMs);
+  }
+
+  /**
+   * Peak EWMA (Finagle, Envoy): a slower sample is taken at once, a faster one only blends in,
+   * so a master that turns slow loses traffic immediately and wins it back gradually.
+   */
+  observeLatency(i: number, latencyMs: number): void {
+    const old = this.latencyEwma[i]!;
+    this.latencyEwma[i] =
+      this.latencyCount[i] === 0 || latencyMs > old ? latencyMs : old + this.ewmaAlpha * (latencyMs - old);
+    this.latencySum[i]! += latencyMs;
+    this.latencyCount[i]! += 1;
+  }
+
+  /** A latency estimate from a probe, used only while a master has no send samples of its own. */
+  hintLatency(i: number, latencyMs: number): void {
+    if (this.latencyCount[i] === 0) this.latencyEwma[i] = latencyMs;
+  }
+
+  /** All masters. */
+  all(): Pool {
+    this.#ensurePools();
+    return this.#all!;
+  }
+
+  /** The masters serving `region`, or an empty pool. */
+  region(region: string): Pool {
+    this.#ensurePools();
+    return this.#byRegion.get(region) ?? this.#empty!;
+  }
+
+  #invalidate(): void {
+    this.#all = undefined;
+  }
+
+  #ensurePools(): void {
+    if (this.#all) return;
+    const members = new Int32Array(this.size);
+    const byRegion = new Map<string, number[]>();
+    for (let i = 0; i < this.size; i++) {
+      members[i] = i;
+      const region = this.regions[i]!;
+      const list = byRegion.get(region);
+      if (list) list.push(i);
+      else byRegion.set(region, [i]);
+    }
+    this.#byRegion = new Map([...byRegion].map(([r, list]) => [r, new Pool(this, Int32Array.from(list))]));
+    this.#empty = new Pool(this, EMPTY_POOL_MEMBERS);
+    this.#all = new Pool(this, members);
+  }
+
+  #fleetLatency(): number {
+    let sum = 0;
+    let n = 0;
+    for (let i = 0; i < this.size; i++) {
+      if (this.latencyCount[i]! > 0) {
+        sum += this.latencyEwma[i]!;
+        n++;
+      }
+    }
+    return n > 0 ? sum / n : this.defaultLatencyMs;
+  }
+
+  #columns() {
+    return [
+      this.routable,
+      this.priority,
+      this.weight,
+      this.ratePerMs,
+      this.tokens,
+      this.refilledAt,
+      this.addedAt,
+      this.warmUpMs,
+      this.inFlight,
+      this.assigned,
+      this.completed,
+      this.failed,
+      this.latencyEwma,
+      this.latencySum,
+      this.latencyCount,
+      this.recent,
+      this.recentAt,
+      this.seq,
+    ] as const;
+  }
+
+  #grow(n: number): void {
+    const grow = <T extends Uint8Array | Int32Array | Float64Array>(old: T, make: (n: number) => T): T => {
+      const next = make(n);
+      next.set(old);
+      return next;
+    };
+    const u8 = (k: number) => new Uint8Array(k);
+    const i32 = (k: number) => new Int32Array(k);
+    const f64 = (k: number) => new Float64Array(k);
+    this.routable = grow(this.routable, u8);
+    this.priority = grow(this.priority, i32);
+    this.inFlight = grow(this.inFlight, i32);
+    this.weight = grow(this.weight, f64);
+    this.ratePerMs = grow(this.ratePerMs, f64);
+    this.tokens = grow(this.tokens, f64);
+    this.refilledAt = grow(this.refilledAt, f64);
+    this.addedAt = grow(this.addedAt, f64);
+    this.warmUpMs = grow(this.warmUpMs, f64);
+    this.assigned = grow(this.assigned, f64);
+    this.completed = grow(this.completed, f64);
+    this.failed = grow(this.failed, f64);
+    this.latencyEwma = grow(this.latencyEwma, f64);
+    this.latencySum = grow(this.latencySum, f64);
+    this.latencyCount = grow(this.latencyCount, f64);
+    this.recent = grow(this.recent, f64);
+    this.recentAt = grow(this.recentAt, f64);
+    this.seq = grow(this.seq, f64);
+  }
+}

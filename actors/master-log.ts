@@ -1,7 +1,7 @@
 // Logs a master's state changes and emitted facts, one child logger per master.
-import type { Actor } from 'xstate';
+import type { ActorRefFrom } from 'xstate';
+import type { MasterMachine } from '../machines/master.machine.ts';
 import type { Logger } from '../src/logger.ts';
-import type { MasterLogic } from './master.actor.ts';
 
 export function stateLabel(value: unknown): string {
   if (typeof value === 'string') return value;
@@ -9,7 +9,7 @@ export function stateLabel(value: unknown): string {
   return `${key}.${stateLabel(inner)}`;
 }
 
-export function logMaster(actor: Actor<MasterLogic>, log: Logger): () => void {
+export function logMaster(actor: ActorRefFrom<MasterMachine>, log: Logger): () => void {
   const child = log.child({ master: actor.getSnapshot().context.phone });
   let last = '';
   const sub = actor.subscribe((snapshot) => {

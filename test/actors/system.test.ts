@@ -1,0 +1,85 @@
+// The wired system on a SimulatedClock: accept, route, send, fail over, recover.
+import { afterEach, describe, expect, it } from 'vitest';
+import { PHONES, RECIPIENTS, startTestSystem, type TestSystem } from '../support/system.ts';
+
+let t: TestSystem | undefined;
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+function sendsPerMessage(t: TestSystem): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const s of t.network.sends) counts.set(s.messageId, (counts.get(s.messageId) ?? 0) + 1);
+  return counts;
+}
+
+describe('system', () => {
+  it('sends every accepted message exactly once over healthy masters', async () => {
+    t = await startTestSystem();
+    await t.advance(200);
+    const ids = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => t!.system.send({ to: RECIPIENTS[i % 20]!, text: `hello ${i}` })),
+    );
+    await t.advance(3_000);
+    const counts = sendsPerMessage(t);
+    for (const { id } of ids) {
+      expect(counts.get(id)).toBe(1);
+      expect(['sent', 'delivered']).toContain(t.system.outbox.get(id)?.status);
+    }
+    const masters = new Set(t.network.sends.map((s) => s.master));
+    expect(masters.size).toBeGreaterThan(1);
+  });
+
+  it('fails a hung master over: its messages move to a backup and all are sent', async () => {
+    t = await startTestSystem();
+    await t.advance(200);
+    const hung = PHONES[0]!;
+    t.network.inject(hung, { kind: 'hang' });
+    const ids = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => t!.system.send({ to: RECIPIENTS[i % 10]!, text: `m${i}` })),
+    );
+    await t.advance(15_000);
+    const failovers = t.system.failovers();
+    expect(failovers.some((f) => f.from === hung && f.status === 'completed')).toBe(true);
+    const counts = sendsPerMessage(t);
+    for (const { id } of ids) {
+      const m = t.system.outbox.get(id)!;
+      expect(['sent', 'delivered'], JSON.stringify(m.history)).toContain(m.status);
+      const n = counts.get(id) ?? 0;
+      if (n > 1) expect(m.history.some((h) => h.status === 'unknown')).toBe(true);
+      expect(n).toBeGreaterThanOrEqual(1);
+    }
+    expect(t.system.outbox.ownedCount(hung)).toBe(0);
+  });
+
+  it('with no routable master, messages wait in the queue and go out once one recovers', async () => {
+    t = await startTestSystem({ masters: 2 });
+    await t.advance(200);
+    for (const p of PHONES.slice(0, 2)) t.network.inject(p, { kind: 'disconnect' });
+    await t.advance(100);
+    const { id } = await t.system.send({ to: RECIPIENTS[0]!, text: 'waiting' });
+    await t.advance(1_000);
+    expect(t.system.outbox.get(id)?.status).toBe('queued');
+    expect(t.network.sends).toHaveLength(0);
+    t.network.inject(PHONES[1]!, { kind: 'heal' });
+    await t.advance(10_000);
+    expect(['sent', 'delivered']).toContain(t.system.outbox.get(id)?.status);
+    expect(t.network.sends.map((s) => s.master)).toEqual([PHONES[1]]);
+  });
+
+  it('a master that used all its recovery attempts takes traffic again after a manual reset', async () => {
+    t = await startTestSystem({ masters: 1 });
+    await t.advance(200);
+    t.network.inject(PHONES[0]!, { kind: 'disconnect' });
+    await t.advance(10_000);
+    expect(t.system.masterRef(PHONES[0]!)?.getSnapshot().matches({ failed: 'exhausted' })).toBe(true);
+    const { id } = await t.system.send({ to: RECIPIENTS[0]!, text: 'after reset' });
+    t.network.inject(PHONES[0]!, { kind: 'heal' });
+    await t.advance(5_000);
+    expect(t.system.outbox.get(id)?.status).toBe('queued');
+    t.system.manualReset(PHONES[0]!);
+    await t.advance(5_000);
+    expect(['sent', 'delivered']).toContain(t.system.outbox.get(id)?.status);
+  });
+});

@@ -1,0 +1,86 @@
+// A whole switchboard system on a SimulatedClock with a real store in a temp dir.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { SimulatedClock } from 'xstate';
+import { SimNetwork } from '../../actors/sim.transport.ts';
+import { SwitchboardSystem } from '../../actors/system.ts';
+import { type ConfigInput, parseConfig } from '../../src/config.ts';
+import { HistoryLog } from '../../src/store/history.ts';
+import { Store, type StoreOptions } from '../../src/store/store.ts';
+import { simClock } from './clock.ts';
+
+export const PHONES = ['+971501234567', '+971501234568', '+14155552671', '+447400123456', '+4915112345678'];
+export const RECIPIENTS = Array.from({ length: 50 }, (_, i) => `+9715012${String(10000 + i).slice(1)}`);
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'switchboard-test-'));
+}
+
+/** Fast health settings: probe every 1 s, timeout 500 ms, 3 failures; reconnect timeout 2 s. */
+export function testConfig(dataDir: string, masters = 3, extra: Partial<ConfigInput> = {}) {
+  return parseConfig({
+    masters: PHONES.slice(0, masters).map((phone, i) => ({ phone, priority: i + 1, ratePerMinute: 100_000 })),
+    health: { intervalMs: 1_000, timeoutMs: 500, failureThreshold: 3, recoveryThreshold: 2 },
+    recovery: { timeoutMs: 2_000, maxAttempts: 3, backoffBaseMs: 500, backoffMaxMs: 2_000 },
+    dispatch: { sendTimeoutMs: 2_000, maxInFlight: 4 },
+    dataDir,
+    ...extra,
+  });
+}
+
+export interface TestSystem {
+  system: SwitchboardSystem;
+  clock: SimulatedClock;
+  network: SimNetwork;
+  store: Store;
+  dir: string;
+  advance(ms: number, stepMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Lets real I/O (store writes) finish between simulated clock steps. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 3; i++) await new Promise<void>((r) => setTimeout(r, 0));
+}
+
+export async function startTestSystem(
+  options: { masters?: number; dir?: string; store?: StoreOptions; config?: Partial<ConfigInput> } = {},
+): Promise<TestSystem> {
+  const dir = options.dir ?? tempDir();
+  const clock = simClock();
+  clock.set(Date.UTC(2026, 0, 1));
+  const config = testConfig(dir, options.masters ?? 3, options.config);
+  const store = await Store.open(dir, { fsync: false, ...options.store });
+  const network = new SimNetwork({ clock, latencyMs: 20, seed: 3 });
+  const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
+  const system = new SwitchboardSystem({
+    config,
+    store,
+    log,
+    clock,
+    network,
+    history: new HistoryLog(dir),
+  }).start();
+  const advance = async (ms: number, stepMs = 20) => {
+    await settle();
+    for (let t = 0; t < ms; t += stepMs) {
+      clock.increment(Math.min(stepMs, ms - t));
+      await settle();
+    }
+  };
+  return {
+    system,
+    clock,
+    network,
+    store,
+    dir,
+    advance,
+    close: async () => {
+      await system.stop();
+      await store.close();
+      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

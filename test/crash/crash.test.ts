@@ -1,0 +1,101 @@
+// SIGKILL at random points, again and again: every acknowledged message survives and ends sent,
+// none sent twice unless its history says `unknown` (DESIGN.md section 3, invariants 1 and 3).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { HistoryLog } from '../../src/store/history.ts';
+import type { MessageRecord, StoreData } from '../../src/store/schema.ts';
+import { tempDir } from '../support/system.ts';
+
+const KILLS = Number(process.env.CRASH_KILLS ?? 20);
+const worker = join(import.meta.dirname, 'worker.ts');
+
+function run(dir: string, mode: 'load' | 'drain', seed: number): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', worker, dir, mode, String(seed)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+function waitFor(child: ChildProcess, text: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`no "${text}" in ${timeoutMs} ms: ${out}${err}`)), timeoutMs);
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d;
+      if (out.includes(text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      err += d;
+    });
+    child.on('exit', (code) => {
+      if (!out.includes(text)) {
+        clearTimeout(timer);
+        reject(new Error(`worker exited ${code}: ${out}${err}`));
+      }
+    });
+  });
+}
+
+function lines<T>(file: string): T[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as T];
+      } catch {
+        return []; // a line cut by the kill
+      }
+    });
+}
+
+describe('crash safety', () => {
+  it(`keeps every acknowledged message across ${KILLS} SIGKILLs, each sent once unless marked unknown`, async () => {
+    const dir = tempDir();
+    let seed = 11;
+    for (let kill = 0; kill < KILLS; kill++) {
+      const child = run(dir, 'load', seed++);
+      await waitFor(child, 'ready', 20_000);
+      await new Promise((r) => setTimeout(r, 100 + Math.floor(Math.random() * 400)));
+      const exited = new Promise((r) => child.on('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    }
+    const drain = run(dir, 'drain', seed);
+    await waitFor(drain, 'drained', 60_000);
+
+    const acked = new Set(lines<string>(join(dir, 'acked.jsonl')));
+    expect(acked.size).toBeGreaterThan(KILLS * 10);
+    const store = JSON.parse(readFileSync(join(dir, 'switchboard.json'), 'utf8')) as StoreData;
+    const archived = new Map<string, MessageRecord>();
+    for (const file of new HistoryLog(dir).files()) {
+      for (const m of lines<MessageRecord>(join(dir, file))) archived.set(m.id, m);
+    }
+    const sends = new Map<string, number>();
+    for (const s of lines<{ messageId: string }>(join(dir, 'sim-sends.jsonl'))) {
+      sends.set(s.messageId, (sends.get(s.messageId) ?? 0) + 1);
+    }
+    let unknownDuplicates = 0;
+    for (const id of acked) {
+      const m = store.messages[id] ?? archived.get(id);
+      expect(m, `acknowledged message ${id} was lost`).toBeDefined();
+      if (!m) continue;
+      expect(['sent', 'delivered', 'read'], `${id}: ${JSON.stringify(m.history)}`).toContain(m.status);
+      const n = sends.get(id) ?? 0;
+      expect(n, `${id} never reached the network`).toBeGreaterThanOrEqual(1);
+      if (n > 1) {
+        expect(m.history.some((h) => h.status === 'unknown'), `${id} sent ${n} times without "unknown"`).toBe(true);
+        unknownDuplicates++;
+      }
+    }
+    console.log(
+      `crash test: ${KILLS} kills, ${acked.size} acknowledged messages, all sent; ${unknownDuplicates} sent twice, each marked unknown`,
+    );
+  }, 300_000);
+});

@@ -53,6 +53,37 @@ describe('system', () => {
     expect(t.system.outbox.ownedCount(hung)).toBe(0);
   });
 
+  it('a message mid-send on a master that hangs moves to the backup as "unknown" and is sent there', async () => {
+    t = await startTestSystem({
+      masters: 2,
+      config: { dispatch: { sendTimeoutMs: 20_000, maxInFlight: 4 } },
+    });
+    await t.advance(200);
+    const hung = PHONES[0]!;
+    t.network.inject(hung, { kind: 'hang' });
+    await t.advance(1_600); // first probe failed: degraded, still routable
+    expect(t.system.masterRef(hung)?.getSnapshot().value).toBe('degraded');
+    const ids = (
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) => t!.system.send({ to: RECIPIENTS[i]!, text: `m${i}` })),
+      )
+    ).map((r) => r.id);
+    await t.advance(100);
+    const midSend = ids.filter(
+      (id) => t!.system.outbox.get(id)?.status === 'sending' && t!.system.outbox.get(id)?.master === hung,
+    );
+    expect(midSend.length).toBeGreaterThan(0);
+    await t.advance(4_000); // two more failed probes: failed, failover
+    expect(t.system.failovers().some((f) => f.from === hung && f.status === 'completed')).toBe(true);
+    expect(t.system.outbox.ownedCount(hung)).toBe(0);
+    for (const id of midSend) {
+      const m = t.system.outbox.get(id)!;
+      expect(m.history.some((h) => h.status === 'unknown' && /mid-send/.test(h.note ?? ''))).toBe(true);
+      expect(['sent', 'delivered']).toContain(m.status);
+      expect(m.master).toBe(PHONES[1]);
+    }
+  });
+
   it('with no routable master, messages wait in the queue and go out once one recovers', async () => {
     t = await startTestSystem({ masters: 2 });
     await t.advance(200);

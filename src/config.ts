@@ -1,10 +1,12 @@
 // The service's configuration: a JSON file validated with zod, defaults from DESIGN.md section 6.
-import { DEFAULT_MASTER_SETTINGS, type MasterSettings } from '../machines/master.machine.ts';
+
 // A bad file is refused with the file and the field named.
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { DEFAULT_MASTER_SETTINGS, type MasterSettings } from '../machines/master.machine.ts';
 import { SwitchboardError } from './errors.ts';
 import { countryOf, normalizePhone } from './phone.ts';
+import { STRATEGY_NAMES } from './routing/registry.ts';
 
 const phone = z.string().transform((value, ctx) => {
   const result = normalizePhone(value);
@@ -64,7 +66,12 @@ export const configSchema = z.strictObject({
     .prefault({}),
   balancer: z
     .strictObject({
-      strategy: z.string().default('round-robin'),
+      strategy: z
+        .string()
+        .refine((name) => (STRATEGY_NAMES as readonly string[]).includes(name), {
+          error: (issue) => `unknown strategy "${String(issue.input)}"; valid: ${STRATEGY_NAMES.join(', ')}`,
+        })
+        .default('round-robin'),
       affinity: z.boolean().default(true),
     })
     .prefault({}),

@@ -1,0 +1,65 @@
+// The one error handler: Fastify's error shape {statusCode, error, message} plus a stable `code`.
+// A 5xx never leaks internals: the caller gets a generic message, the log gets the error.
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { SwitchboardError } from '../errors.ts';
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  code: string;
+}
+
+export function errorBody(statusCode: number, code: string, message: string): ErrorBody {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message, code };
+}
+
+/** Fastify's own client errors (bad JSON, wrong content type, body too large ...) keep their status. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'SB_ERR_UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'SB_ERR_BODY_TOO_LARGE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'SB_ERR_VALIDATION',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'SB_ERR_VALIDATION',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'SB_ERR_VALIDATION',
+};
+
+export function installErrorHandler(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | SwitchboardError | Error, request, reply) => {
+    if (err instanceof SwitchboardError) {
+      if (err.statusCode >= 500) request.log.error({ err }, err.message);
+      const message =
+        err.statusCode >= 500 && err.code !== 'SB_ERR_STOPPING' ? 'internal error' : err.message;
+      return reply.status(err.statusCode).send(errorBody(err.statusCode, err.code, message));
+    }
+    const fe = err as FastifyError;
+    if (fe.validation) {
+      const where = fe.validationContext ?? 'request';
+      return reply
+        .status(400)
+        .send(
+          errorBody(
+            400,
+            'SB_ERR_VALIDATION',
+            `${where}: ${fe.message.replace(/^(body|querystring|params|headers)\/?/, '')}`.replace(
+              /: :/,
+              ':',
+            ),
+          ),
+        );
+    }
+    const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
+    if (status >= 400 && status < 500) {
+      const code = (fe.code && FASTIFY_CODES[fe.code]) ?? 'SB_ERR_BAD_REQUEST';
+      return reply.status(status).send(errorBody(status, code, fe.message));
+    }
+    request.log.error({ err }, 'request failed');
+    return reply.status(500).send(errorBody(500, 'SB_ERR_INTERNAL', 'internal error'));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply
+      .status(404)
+      .send(errorBody(404, 'SB_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
+  });
+}

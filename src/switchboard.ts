@@ -1,0 +1,402 @@
+// The programmatic API: createSwitchboard(config) opens the store, starts the actor system and
+// returns the operations the HTTP API offers, under the names operators of the original system know.
+import { join } from 'node:path';
+import type { LoadDistribution } from '../actors/balancer.actor.ts';
+import type { Clock } from '../actors/clock.ts';
+import { stateLabel } from '../actors/master-log.ts';
+import { FAULT_KINDS, type Fault, SimNetwork, type SimSend } from '../actors/sim.transport.ts';
+import { SwitchboardSystem } from '../actors/system.ts';
+import type { Transport } from '../actors/transport.ts';
+import type { MasterStateValue } from '../machines/master.machine.ts';
+import { type Config, type ConfigInput, parseConfig } from './config.ts';
+import { SwitchboardError } from './errors.ts';
+import { createLogger, type Logger } from './logger.ts';
+import type { AcceptResult, MessageCounts } from './outbox.ts';
+import { normalizePhone } from './phone.ts';
+import { HistoryLog } from './store/history.ts';
+import {
+  type FailoverRecord,
+  MESSAGE_STATUSES,
+  type MessageRecord,
+  type MessageStatus,
+} from './store/schema.ts';
+import { Store } from './store/store.ts';
+
+export interface MasterLoadView {
+  inFlight: number;
+  queued: number;
+  completed: number;
+  failed: number;
+  avgLatencyMs: number | null;
+}
+
+/** GET /api/masters/:phone */
+export interface MasterView {
+  phone: string;
+  state: MasterStateValue;
+  /** The sub-state (connecting, probation, backoff, exhausted, needsRepair) or null. */
+  detail: string | null;
+  /** Why it is not healthy, in words an operator can act on. */
+  reason: string | null;
+  transport: 'sim' | 'baileys';
+  priority: number;
+  region: string;
+  weight: number;
+  ratePerMinute: number;
+  consecutiveFailures: number;
+  recoveryAttempts: number;
+  load: MasterLoadView;
+  since: string;
+}
+
+/** GET /api/messages/:id */
+export interface MessageView {
+  id: string;
+  to: string;
+  text: string;
+  status: MessageStatus;
+  master: string | null;
+  attempts: number;
+  createdAt: string;
+  sentAt?: string;
+  history: { at: string; status: MessageStatus; master?: string; note?: string }[];
+}
+
+export interface FailoverView {
+  id: string;
+  from: string;
+  to: string | null;
+  reason: string;
+  manual: boolean;
+  status: FailoverRecord['status'];
+  startedAt: string;
+  completedAt?: string;
+  moved: { messages: number; contacts: number };
+  note?: string;
+}
+
+export interface SwitchboardOptions {
+  log?: Logger;
+  clock?: Clock;
+  /** Transports for baileys masters, by phone (the Baileys transport is not built yet). */
+  transports?: Map<string, Transport>;
+  /** fsync every commit (default true; see README "Durability"). */
+  fsync?: boolean;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export class Switchboard {
+  readonly #system: SwitchboardSystem;
+  readonly #store: Store;
+  readonly log: Logger;
+  readonly config: Config;
+  #stopped: Promise<void> | null = null;
+
+  /** @internal use createSwitchboard() */
+  constructor(system: SwitchboardSystem, store: Store, config: Config, log: Logger) {
+    this.#system = system;
+    this.#store = store;
+    this.config = config;
+    this.log = log;
+  }
+
+  /** @internal the wired actors, for tests and the inspector. */
+  get system(): SwitchboardSystem {
+    return this.#system;
+  }
+
+  get dataDir(): string {
+    return this.#store.dir;
+  }
+
+  /** Validates and normalises a master's number from a path; 404 when it is not one of ours. */
+  resolveMaster(raw: string): string {
+    const parsed = normalizePhone(raw);
+    if (!parsed.ok) throw new SwitchboardError('SB_ERR_INVALID_PHONE', parsed.reason, 400);
+    if (!this.#system.masterConfig(parsed.phone)) {
+      throw new SwitchboardError('SB_ERR_UNKNOWN_MASTER', `no master ${parsed.phone}`, 404);
+    }
+    return parsed.phone;
+  }
+
+  // --- masters -------------------------------------------------------------------------------
+
+  getMasterStatus(phone: string): MasterView;
+  getMasterStatus(): MasterView[];
+  getMasterStatus(phone?: string): MasterView | MasterView[] {
+    if (phone === undefined) return this.#system.masterPhones().map((p) => this.#view(p));
+    return this.#view(this.resolveMaster(phone));
+  }
+
+  getHealthyMasters(): MasterView[] {
+    return this.getMasterStatus().filter((m) => m.state === 'healthy');
+  }
+
+  getDegradedMasters(): MasterView[] {
+    return this.getMasterStatus().filter((m) => m.state === 'degraded');
+  }
+
+  getFailedMasters(): MasterView[] {
+    return this.getMasterStatus().filter((m) => m.state === 'failed');
+  }
+
+  #view(phone: string): MasterView {
+    const sys = this.#system;
+    const cfg = sys.masterConfig(phone)!;
+    const snapshot = sys.masterRef(phone)?.getSnapshot();
+    const label = snapshot ? stateLabel(snapshot.value) : 'failed.stopped';
+    const [state, detail] = label.split('.') as [MasterStateValue, string | undefined];
+    const dispatcher = sys.dispatchers.get(phone);
+    const stats = dispatcher?.stats;
+    const inFlight = dispatcher?.inFlight ?? 0;
+    return {
+      phone,
+      state,
+      detail: detail ?? null,
+      reason: snapshot?.context.lastError ?? null,
+      transport: cfg.transport,
+      priority: cfg.priority,
+      region: cfg.region,
+      weight: cfg.weight,
+      ratePerMinute: cfg.ratePerMinute,
+      consecutiveFailures: snapshot?.context.consecutiveFailures ?? 0,
+      recoveryAttempts: snapshot?.context.recoveryAttempts ?? 0,
+      load: {
+        inFlight,
+        queued: Math.max(0, sys.outbox.ownedCount(phone) - inFlight),
+        completed: stats?.sent ?? 0,
+        failed: (stats?.failed ?? 0) + (stats?.unknown ?? 0),
+        avgLatencyMs: stats && stats.sent > 0 ? Math.round(stats.totalLatencyMs / stats.sent) : null,
+      },
+      since: iso(sys.since(phone) ?? sys.clock.now()),
+    };
+  }
+
+  /** Starts a manual failover of `from` (to `to`, or the best backup); answers its incident id. */
+  executeFailover(from: string, to?: string): { failoverId: string } {
+    const source = this.resolveMaster(from);
+    const target = to === undefined ? undefined : this.resolveMaster(to);
+    return { failoverId: this.#system.executeFailover(source, target) };
+  }
+
+  /** The master a failover of `from` would move to now, or null when none is routable. */
+  selectBackupMaster(from: string): string | null {
+    return this.#system.selectBackupMaster(this.resolveMaster(from));
+  }
+
+  /** Sends "master.reset": out of failed.exhausted or failed.needsRepair, a fresh reconnect. */
+  manualReset(phone: string): void {
+    this.#system.manualReset(this.resolveMaster(phone));
+  }
+
+  async updateRoutingPriorities(phone: string, priority: number): Promise<MasterView> {
+    if (!Number.isInteger(priority) || priority < 0) {
+      throw new SwitchboardError('SB_ERR_VALIDATION', 'priority must be a whole number >= 0', 400);
+    }
+    const p = this.resolveMaster(phone);
+    await this.#system.updateRoutingPriorities(p, priority);
+    return this.#view(p);
+  }
+
+  // --- balancer ------------------------------------------------------------------------------
+
+  /** Which master a message to `to` would go to now (no token is taken, nothing is recorded). */
+  selectMasterForMessage(to: string): string | null {
+    const parsed = normalizePhone(to);
+    if (!parsed.ok) throw new SwitchboardError('SB_ERR_INVALID_PHONE', parsed.reason, 400);
+    return this.#system.balancer.peek(parsed.phone);
+  }
+
+  getLoadDistribution(): LoadDistribution {
+    return this.#system.balancer.getLoadDistribution();
+  }
+
+  setStrategy(name: string): void {
+    this.#system.balancer.setStrategy(name);
+    this.log.info({ strategy: name }, 'balancer strategy changed');
+  }
+
+  getAvailableStrategies(): string[] {
+    return this.#system.balancer.getAvailableStrategies();
+  }
+
+  // --- messages ------------------------------------------------------------------------------
+
+  /** Accepts a message; resolves once it is durable. `created` is false for a repeated idempotency key. */
+  async send(input: { to: string; text: string; idempotencyKey?: string }): Promise<AcceptResult> {
+    const parsed = normalizePhone(input.to);
+    if (!parsed.ok) throw new SwitchboardError('SB_ERR_INVALID_PHONE', `to: ${parsed.reason}`, 400);
+    if (typeof input.text !== 'string' || input.text.length === 0) {
+      throw new SwitchboardError('SB_ERR_VALIDATION', 'text must be a non-empty string', 400);
+    }
+    return this.#system.send({
+      to: parsed.phone,
+      text: input.text,
+      ...(input.idempotencyKey === undefined ? {} : { idempotencyKey: input.idempotencyKey }),
+    });
+  }
+
+  getMessage(id: string): MessageView | undefined {
+    const m = this.#system.outbox.get(id);
+    return m ? messageView(m) : undefined;
+  }
+
+  listMessages(filter: { status?: MessageStatus; master?: string; limit?: number } = {}): {
+    messages: MessageView[];
+    counts: MessageCounts;
+  } {
+    if (filter.status !== undefined && !MESSAGE_STATUSES.includes(filter.status)) {
+      throw new SwitchboardError(
+        'SB_ERR_VALIDATION',
+        `unknown status "${filter.status}"; valid: ${MESSAGE_STATUSES.join(', ')}`,
+        400,
+      );
+    }
+    const master = filter.master === undefined ? undefined : this.resolveMaster(filter.master);
+    const { messages, counts } = this.#system.outbox.list({
+      ...(filter.status ? { status: filter.status } : {}),
+      ...(master ? { master } : {}),
+      limit: filter.limit ?? 100,
+    });
+    return { messages: messages.map(messageView), counts };
+  }
+
+  getFailovers(): FailoverView[] {
+    return this.#system.failovers().map((f) => ({
+      id: f.id,
+      from: f.from,
+      to: f.to,
+      reason: f.reason,
+      manual: f.manual,
+      status: f.status,
+      startedAt: iso(f.startedAt),
+      ...(f.completedAt === undefined ? {} : { completedAt: iso(f.completedAt) }),
+      moved: f.moved,
+      ...(f.note === undefined ? {} : { note: f.note }),
+    }));
+  }
+
+  // --- health --------------------------------------------------------------------------------
+
+  /** True while at least one master is routable (GET /readyz). */
+  isReady(): boolean {
+    return this.#system.masterPhones().some((p) => this.#system.balancer.isRoutable(p));
+  }
+
+  /** Dispatch and store figures since start. */
+  getPerformanceMetrics() {
+    let sent = 0;
+    let failed = 0;
+    let unknown = 0;
+    let latency = 0;
+    for (const d of this.#system.dispatchers.values()) {
+      sent += d.stats.sent;
+      failed += d.stats.failed;
+      unknown += d.stats.unknown;
+      latency += d.stats.totalLatencyMs;
+    }
+    const s = this.#store.stats;
+    return {
+      sends: { sent, failed, unknown, avgLatencyMs: sent > 0 ? Math.round(latency / sent) : null },
+      queueLength: this.#system.outbox.queueLength,
+      store: {
+        commits: s.commits,
+        transactions: s.transactions,
+        lastCommitMs: Math.round(s.lastCommitMs * 100) / 100,
+        avgCommitMs: s.commits > 0 ? Math.round((s.totalCommitMs / s.commits) * 100) / 100 : null,
+      },
+    };
+  }
+
+  // --- simulated masters ---------------------------------------------------------------------
+
+  /** True when at least one master runs on the simulated transport. */
+  get hasSimMasters(): boolean {
+    return this.config.masters.some((m) => m.transport === 'sim');
+  }
+
+  injectFault(phone: string, fault: Fault): void {
+    const p = this.resolveMaster(phone);
+    if (this.#system.masterConfig(p)?.transport !== 'sim') {
+      throw new SwitchboardError('SB_ERR_NOT_SIM', `${p} is not a simulated master`, 409);
+    }
+    if (!FAULT_KINDS.includes(fault.kind)) {
+      throw new SwitchboardError('SB_ERR_VALIDATION', `kind must be one of ${FAULT_KINDS.join(', ')}`, 400);
+    }
+    this.log.warn({ master: p, fault: fault.kind }, 'sim fault injected');
+    this.#system.network.inject(p, fault);
+  }
+
+  simSends(): SimSend[] {
+    return this.#system.network.sends;
+  }
+
+  /** Stops taking work, lets in-flight sends finish for `graceMs` (then marks them unknown), commits, closes. */
+  stop(graceMs = 5_000): Promise<void> {
+    this.#stopped ??= (async () => {
+      await this.#system.stop(graceMs);
+      await this.#store.close();
+      this.log.info('switchboard stopped');
+    })();
+    return this.#stopped;
+  }
+}
+
+function messageView(m: MessageRecord): MessageView {
+  return {
+    id: m.id,
+    to: m.to,
+    text: m.text,
+    status: m.status,
+    master: m.master,
+    attempts: m.attempts,
+    createdAt: iso(m.createdAt),
+    ...(m.sentAt === undefined ? {} : { sentAt: iso(m.sentAt) }),
+    history: m.history.map((h) => ({
+      at: iso(h.at),
+      status: h.status,
+      ...(h.master ? { master: h.master } : {}),
+      ...(h.note ? { note: h.note } : {}),
+    })),
+  };
+}
+
+/** Opens the store in config.dataDir (taking its lock), starts every actor, and returns the running service. */
+export async function createSwitchboard(
+  input: Config | ConfigInput = {},
+  options: SwitchboardOptions = {},
+): Promise<Switchboard> {
+  const config = parseConfig(input); // parsing a parsed config is harmless and catches hand-built ones
+  const log = options.log ?? createLogger();
+  const store = await Store.open(config.dataDir, { fsync: options.fsync ?? true });
+  try {
+    const clock = options.clock;
+    const network = new SimNetwork({
+      ...(clock ? { clock } : {}),
+      latencyMs: config.sim.latencyMs,
+      seed: config.sim.seed,
+    });
+    const system = new SwitchboardSystem({
+      config,
+      store,
+      log,
+      network,
+      history: new HistoryLog(store.dir),
+      ...(clock ? { clock } : {}),
+      ...(options.transports ? { transports: options.transports } : {}),
+    }).start();
+    log.info(
+      {
+        masters: config.masters.map((m) => m.phone),
+        dataDir: store.dir,
+        store: join(store.dir, 'switchboard.json'),
+      },
+      'switchboard started',
+    );
+    return new Switchboard(system, store, config, log);
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -64,6 +64,8 @@ export interface Balancer {
    * hand the message to that master releases it with 'moved'.
    */
   select(to: string): string | null;
+  /** Which master select(to) would choose now, without taking a token or recording anything. */
+  peek(to: string): string | null;
   /** The message assigned by select() finished: 'sent' | 'failed', or 'moved' (taken away by a failover). */
   release(phone: string, outcome: ReleaseOutcome, latencyMs?: number): void;
   /** Throws SwitchboardError SB_ERR_UNKNOWN_STRATEGY (400) listing the valid names. */
@@ -86,8 +88,6 @@ export interface BalancerOptions extends RoutingTableOptions {
   /** Contact affinity, on by default. */
   affinity?: boolean;
   affinityStore?: AffinityStore;
-  /** Random source of least-loaded (default Math.random); inject a seeded one to replay. */
-  random?: () => number;
   log?: Logger;
   /** Strategy geolocation uses within a region and as its fallback. Default round-robin. */
   geolocationFallback?: string;
@@ -115,7 +115,8 @@ export function createBalancerLogic(
   return balancerMachine.provide({
     actions: {
       tableAdd: (_, { master }) => {
-        table.add(master, clock.now());
+        table.time[0] = clock.now();
+        table.add(master);
       },
       tableRemove: (_, { phone }) => {
         table.remove(phone);
@@ -149,7 +150,6 @@ export function createBalancer(options: BalancerOptions = {}): Balancer & { read
   const log = options.log?.child({ actor: 'balancer' });
   const table = new RoutingTable(options);
   const strategies = createStrategies({
-    ...(options.random ? { random: options.random } : {}),
     ...(options.geolocationFallback ? { geolocationFallback: options.geolocationFallback } : {}),
     countries: new CountryLookup(),
   });
@@ -205,6 +205,11 @@ export function createBalancer(options: BalancerOptions = {}): Balancer & { read
     options.onAffinityMoved?.({ recipient, from, to, reason, at });
   }
 
+  function refilled(i: number): number {
+    table.refill(i);
+    return table.tokens[i]!;
+  }
+
   function removeMaster(phone: string): void {
     subscriptions.get(phone)?.unsubscribe();
     subscriptions.delete(phone);
@@ -235,6 +240,7 @@ export function createBalancer(options: BalancerOptions = {}): Balancer & { read
 
     select(to) {
       const now = clock.now();
+      table.time[0] = now;
       let sticky: string | undefined;
       let reason: AffinityMoveReason = 'unroutable';
       if (affinity) {
@@ -243,8 +249,8 @@ export function createBalancer(options: BalancerOptions = {}): Balancer & { read
           const s = table.indexOf(sticky);
           if (s < 0) reason = 'removed';
           else if (table.routable[s] === 1) {
-            if (table.eligible(s, now)) {
-              table.commit(s, now);
+            if (table.eligible(s)) {
+              table.commit(s);
               return sticky;
             }
             if (!spillWhenLimited) return null;
@@ -252,15 +258,31 @@ export function createBalancer(options: BalancerOptions = {}): Balancer & { read
           }
         }
       }
-      const i = strategy.pick(table, to, now);
+      const i = strategy.pick(table, to);
       if (i < 0) return null;
-      table.commit(i, now);
+      table.commit(i);
       const phone = table.phones[i]!;
       if (affinity && sticky !== phone) {
         affinityStore.set(to, phone);
         if (sticky !== undefined) moved(to, sticky, phone, reason, now);
       }
       return phone;
+    },
+
+    peek(to) {
+      table.time[0] = clock.now();
+      if (affinity) {
+        const sticky = affinityStore.get(to);
+        const s = sticky === undefined ? -1 : table.indexOf(sticky);
+        if (s >= 0 && table.routable[s] === 1) {
+          if (table.eligible(s)) return sticky!;
+          if (!spillWhenLimited) return null;
+        }
+      }
+      const restore = table.checkpoint();
+      const i = strategy.pick(table, to);
+      restore();
+      return i < 0 ? null : table.phones[i]!;
     },
 
     release(phone, outcome, latencyMs) {
@@ -292,15 +314,15 @@ export function createBalancer(options: BalancerOptions = {}): Balancer & { read
     },
 
     getLoadDistribution() {
-      const now = clock.now();
+      table.time[0] = clock.now();
       let recentTotal = 0;
-      for (let i = 0; i < table.size; i++) recentTotal += table.recentCount(i, now);
+      for (let i = 0; i < table.size; i++) recentTotal += table.recentCount(i);
       const distribution: MasterLoad[] = [];
       for (let i = 0; i < table.size; i++) {
         const count = table.latencyCount[i]!;
         distribution.push({
           phone: table.phones[i]!,
-          share: recentTotal > 0 ? round(table.recentCount(i, now) / recentTotal, 4) : 0,
+          share: recentTotal > 0 ? round(table.recentCount(i) / recentTotal, 4) : 0,
           inFlight: table.inFlight[i]!,
           completed: table.completed[i]!,
           failed: table.failed[i]!,
@@ -310,7 +332,7 @@ export function createBalancer(options: BalancerOptions = {}): Balancer & { read
           weight: table.weight[i]!,
           region: table.regions[i]!,
           ratePerMinute: round(table.ratePerMs[i]! * 60_000, 3),
-          tokens: Math.floor(table.refill(i, now)),
+          tokens: Math.floor(refilled(i)),
           assigned: table.assigned[i]!,
         });
       }
@@ -320,7 +342,7 @@ export function createBalancer(options: BalancerOptions = {}): Balancer & { read
         strategies: [...STRATEGY_NAMES],
         affinity: on,
         distribution,
-        quality: balanceQuality(table, now),
+        quality: balanceQuality(table),
         affinityMoves,
       };
     },
@@ -331,8 +353,8 @@ export function createBalancer(options: BalancerOptions = {}): Balancer & { read
     },
 
     hasCapacity() {
-      const now = clock.now();
-      for (let i = 0; i < table.size; i++) if (table.eligible(i, now)) return true;
+      table.time[0] = clock.now();
+      for (let i = 0; i < table.size; i++) if (table.eligible(i)) return true;
       return false;
     },
 

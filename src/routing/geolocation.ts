@@ -6,16 +6,16 @@ import type { PoolStrategy, RoutingStrategy } from './strategy.ts';
 export function createGeolocation(countries: CountryLookup, fallback: PoolStrategy): RoutingStrategy {
   return {
     name: 'geolocation',
-    pick(table, to, now) {
+    pick(table, to) {
       const country = countries.countryOf(to);
       if (country !== undefined) {
         const local = table.region(country);
         if (local.n > 0) {
-          const i = fallback.pickIn(table, local, now);
+          const i = fallback.pickIn(table, local);
           if (i >= 0) return i;
         }
       }
-      return fallback.pickIn(table, table.all(), now);
+      return fallback.pickIn(table, table.all());
     },
   };
 }

@@ -5,11 +5,11 @@ import { pickInRange } from './round-robin.ts';
 import type { PoolStrategy } from './strategy.ts';
 import type { Pool, RoutingTable } from './table.ts';
 
-export function pickByPriority(table: RoutingTable, pool: Pool, now: number): number {
+export function pickByPriority(table: RoutingTable, pool: Pool): number {
   const n = pool.n;
   for (let start = 0; start < n; ) {
     const end = pool.groupEnd[start]!;
-    const i = pickInRange(table, pool.byPriority, start, end, pool.prio, now);
+    const i = pickInRange(table, pool.byPriority, start, end, pool.prio);
     if (i >= 0) return i;
     start = end;
   }
@@ -20,6 +20,6 @@ export function createPriority(): PoolStrategy {
   return {
     name: 'priority',
     pickIn: pickByPriority,
-    pick: (table, _to, now) => pickByPriority(table, table.all(), now),
+    pick: (table, _to) => pickByPriority(table, table.all()),
   };
 }

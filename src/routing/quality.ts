@@ -1,4 +1,5 @@
-// Balance quality, 0-100: how close the recent traffic of the routable masters is to their weights.
+// Balance quality, 0-100: how close the recent traffic of the routable masters is to their weights,
+// evaluated at the table's time.
 import type { RoutingTable } from './table.ts';
 
 /**
@@ -10,7 +11,7 @@ import type { RoutingTable } from './table.ts';
  * are left out of both sides. Fewer than two routable masters or no recent traffic: 100 (nothing
  * to balance). The priority strategy concentrates load by design and scores low on this scale.
  */
-export function balanceQuality(table: RoutingTable, now: number): number {
+export function balanceQuality(table: RoutingTable): number {
   let routable = 0;
   let weights = 0;
   let assigned = 0;
@@ -18,13 +19,13 @@ export function balanceQuality(table: RoutingTable, now: number): number {
     if (table.routable[i] !== 1) continue;
     routable++;
     weights += table.weight[i]!;
-    assigned += table.recentCount(i, now);
+    assigned += table.recentCount(i);
   }
   if (routable < 2 || assigned <= 0) return 100;
   let distance = 0;
   for (let i = 0; i < table.size; i++) {
     if (table.routable[i] !== 1) continue;
-    distance += Math.abs(table.recentCount(i, now) / assigned - table.weight[i]! / weights);
+    distance += Math.abs(table.recentCount(i) / assigned - table.weight[i]! / weights);
   }
   return Math.round(100 * (1 - distance / 2));
 }

@@ -33,8 +33,6 @@ export function assertStrategyName(name: unknown): StrategyName {
 }
 
 export interface StrategyDeps {
-  /** Random source of least-loaded; inject a seeded one for replayable runs. */
-  random?: () => number;
   /** Strategy geolocation uses within a region and for its fallback. Default round-robin. */
   geolocationFallback?: string;
   countries?: CountryLookup;
@@ -48,7 +46,7 @@ export function createStrategies(deps: StrategyDeps = {}): ReadonlyMap<StrategyN
   const pools: Record<PoolStrategyName, PoolStrategy> = {
     'round-robin': createRoundRobin(),
     priority: createPriority(),
-    'least-loaded': createLeastLoaded(deps.random ?? Math.random),
+    'least-loaded': createLeastLoaded(),
   };
   const fallback = pools[fallbackName as PoolStrategyName];
   return new Map<StrategyName, RoutingStrategy>([

@@ -7,14 +7,14 @@ export type PoolStrategyName = (typeof POOL_STRATEGY_NAMES)[number];
 export interface RoutingStrategy {
   readonly name: string;
   /**
-   * The table index of a master that may take a message for recipient `to` (E.164) at `now`, or -1
+   * The table index of a master that may take a message for recipient `to` (E.164) at `table.time`, or -1
    * when none can. Only eligible masters (table.eligible) are returned. Must not allocate.
    */
-  pick(table: RoutingTable, to: string, now: number): number;
+  pick(table: RoutingTable, to: string): number;
 }
 
 /** A strategy that can also choose within a subset of the fleet (geolocation's fallback). */
 export interface PoolStrategy extends RoutingStrategy {
   readonly name: PoolStrategyName;
-  pickIn(table: RoutingTable, pool: Pool, now: number): number;
+  pickIn(table: RoutingTable, pool: Pool): number;
 }

@@ -28,30 +28,95 @@ export interface RoutingTableOptions {
   ewmaAlpha?: number;
   /** Latency estimate of a master before any sample, when the fleet has none either. Default 100 ms. */
   defaultLatencyMs?: number;
+  /** Seeds the table's integer random generator (least-loaded); inject a seeded one to replay. Default Math.random. */
+  random?: () => number;
 }
 
+/** How a range of masters is shared (see src/routing/round-robin.ts). */
+export const RANGE_ROTATE = 0;
+export const RANGE_SCHEDULE = 1;
+export const RANGE_SMOOTH = 2;
+
+/** Longest precomputed weighted schedule, in schedule entries x range members (its build cost). */
+const MAX_SCHEDULE_WORK = 4_000_000;
+
 /**
- * Per-range state of the rotation / smooth weighted round robin in src/routing/round-robin.ts,
- * indexed by the position in the ordering the range belongs to.
+ * Per-range state of the round robin in src/routing/round-robin.ts over one ordering of a pool's
+ * members; the per-range fields are indexed by the range's start position.
  */
 export class RangeState {
-  /** Next position to try, relative to the range start (rotation, uniform weights); at the range start. */
+  /** RANGE_ROTATE (equal weights), RANGE_SCHEDULE (weighted, precomputed) or RANGE_SMOOTH (weighted, live). */
+  readonly mode: Uint8Array;
+  /** Next entry to try: a position relative to the range start (rotate) or in its schedule. */
   readonly cursor: Int32Array;
-  /** 1 at a range start whose members all weigh the same. */
-  readonly uniform: Uint8Array;
-  /** Smooth weighted round robin's current weight, per position. */
+  /** Smooth weighted round robin's current weight per position (RANGE_SMOOTH). */
   readonly current: Float64Array;
+  /** Where the range's schedule starts in `schedule` and how long it is. */
+  readonly scheduleStart: Int32Array;
+  readonly scheduleLength: Int32Array;
+  /** nginx's smooth weighted sequence for one full cycle of each scheduled range: positions in the ordering. */
+  schedule: Int32Array = new Int32Array(0);
+  readonly #entries: number[] = [];
 
   constructor(n: number) {
+    this.mode = new Uint8Array(n);
     this.cursor = new Int32Array(n);
-    this.uniform = new Uint8Array(n);
     this.current = new Float64Array(n);
+    this.scheduleStart = new Int32Array(n);
+    this.scheduleLength = new Int32Array(n);
   }
+
+  /** Chooses how range [start, end) of `order` is shared; call for every range, then finish(). */
+  prepare(table: RoutingTable, order: Int32Array, start: number, end: number): void {
+    if (end - start <= 1 || uniformWeights(table, order, start, end)) {
+      this.mode[start] = RANGE_ROTATE;
+      return;
+    }
+    // The cycle of integer weights divided by their gcd; each decision then costs O(1) instead of O(n).
+    let divisor = 0;
+    for (let p = start; p < end; p++) {
+      const w = table.weight[order[p]!]!;
+      if (!Number.isInteger(w)) {
+        this.mode[start] = RANGE_SMOOTH;
+        return;
+      }
+      divisor = gcd(divisor, w);
+    }
+    let cycle = 0;
+    for (let p = start; p < end; p++) cycle += table.weight[order[p]!]! / divisor;
+    if (cycle * (end - start) > MAX_SCHEDULE_WORK) {
+      this.mode[start] = RANGE_SMOOTH;
+      return;
+    }
+    this.mode[start] = RANGE_SCHEDULE;
+    this.scheduleStart[start] = this.#entries.length;
+    this.scheduleLength[start] = cycle;
+    const current = new Float64Array(end - start);
+    for (let k = 0; k < cycle; k++) {
+      let best = 0;
+      for (let q = 0; q < end - start; q++) {
+        current[q]! += table.weight[order[start + q]!]! / divisor;
+        if (current[q]! > current[best]!) best = q;
+      }
+      current[best]! -= cycle;
+      this.#entries.push(start + best);
+    }
+  }
+
+  finish(): void {
+    this.schedule = Int32Array.from(this.#entries);
+    this.#entries.length = 0;
+  }
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
 }
 
 /**
  * A set of masters a strategy chooses from: the whole fleet, or the masters of one region.
- * Orderings are rebuilt when the fleet changes (rare), never during a decision.
+ * Orderings and schedules are rebuilt when the fleet changes (rare), never during a decision.
  */
 export class Pool {
   /** Table indices, in table order. */
@@ -68,7 +133,8 @@ export class Pool {
     const n = members.length;
     this.n = n;
     this.rr = new RangeState(n);
-    if (n > 0) this.rr.uniform[0] = uniformWeights(table, members, 0, n) ? 1 : 0;
+    if (n > 0) this.rr.prepare(table, members, 0, n);
+    this.rr.finish();
     this.byPriority = Int32Array.from(members).sort(
       (a, b) => table.priority[a]! - table.priority[b]! || table.seq[a]! - table.seq[b]!,
     );
@@ -79,9 +145,10 @@ export class Pool {
       let end = start + 1;
       while (end < n && table.priority[this.byPriority[end]!] === p) end++;
       for (let q = start; q < end; q++) this.groupEnd[q] = end;
-      this.prio.uniform[start] = uniformWeights(table, this.byPriority, start, end) ? 1 : 0;
+      this.prio.prepare(table, this.byPriority, start, end);
       start = end;
     }
+    this.prio.finish();
   }
 }
 
@@ -95,6 +162,17 @@ const EMPTY_POOL_MEMBERS = new Int32Array(0);
 
 export class RoutingTable {
   size = 0;
+  /**
+   * The time decisions are made at (clock ms), set by the caller before deciding. Kept in a typed
+   * array rather than passed around: V8 boxes a non-Smi double (any Date.now()) at every call it
+   * crosses, which would allocate on every decision.
+   */
+  readonly time = new Float64Array(1);
+  /**
+   * xorshift32 state for random choices (least-loaded). Integers in a typed array: a double from a
+   * random function per draw would be boxed by V8 on every decision.
+   */
+  readonly rng = new Int32Array(1);
   readonly phones: string[] = [];
   readonly regions: string[] = [];
   routable = new Uint8Array(0);
@@ -138,6 +216,41 @@ export class RoutingTable {
     this.ewmaAlpha = options.ewmaAlpha ?? 0.3;
     this.defaultLatencyMs = options.defaultLatencyMs ?? 100;
     this.#decayPerMs = Math.LN2 / (options.shareHalfLifeMs ?? 60_000);
+    this.rng[0] = Math.floor((options.random ?? Math.random)() * 0x7fffffff) | 1;
+  }
+
+  /** A uniform random integer in [0, n). */
+  draw(n: number): number {
+    let x = this.rng[0]!;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng[0] = x;
+    return (x >>> 0) % n;
+  }
+
+  /**
+   * Saves every piece of strategy state a decision moves (rotation cursors, smooth weights, random
+   * state); the returned function puts it back. For dry runs (peek); allocates.
+   */
+  checkpoint(): () => void {
+    this.#ensurePools();
+    const pools = [this.#all!, this.#empty!, ...this.#byRegion.values()];
+    const saved = pools.flatMap((pool) =>
+      [pool.rr, pool.prio].map((state) => ({
+        state,
+        cursor: state.cursor.slice(),
+        current: state.current.slice(),
+      })),
+    );
+    const rng = this.rng[0]!;
+    return () => {
+      for (const { state, cursor, current } of saved) {
+        state.cursor.set(cursor);
+        state.current.set(current);
+      }
+      this.rng[0] = rng;
+    };
   }
 
   indexOf(phone: string): number {
@@ -145,10 +258,11 @@ export class RoutingTable {
   }
 
   /** Adds a master (not routable until told so) or replaces the settings of a known one. */
-  add(route: MasterRoute, now: number): number {
+  add(route: MasterRoute): number {
+    const now = this.time[0]!;
     const known = this.#index.get(route.phone);
     if (known !== undefined) {
-      this.#configure(known, route, now, false);
+      this.#configure(known, route, false);
       return known;
     }
     if (this.size === this.routable.length) this.#grow(Math.max(8, this.size * 2));
@@ -166,11 +280,12 @@ export class RoutingTable {
     this.recentAt[i] = now;
     this.seq[i] = this.#nextSeq++;
     this.latencyEwma[i] = this.#fleetLatency();
-    this.#configure(i, route, now, true);
+    this.#configure(i, route, true);
     return i;
   }
 
-  #configure(i: number, route: MasterRoute, now: number, fresh: boolean): void {
+  #configure(i: number, route: MasterRoute, fresh: boolean): void {
+    const now = this.time[0]!;
     this.regions[i] = route.region;
     this.priority[i] = route.priority;
     this.weight[i] = route.weight > 0 ? route.weight : 1;
@@ -180,10 +295,10 @@ export class RoutingTable {
       this.addedAt[i] = now;
       this.refilledAt[i] = now;
       // A warming-up number starts with one token, an established one with a full bucket.
-      this.tokens[i] = this.warmUpMs[i]! > 0 ? 1 : this.capacity(i, now);
+      this.tokens[i] = this.warmUpMs[i]! > 0 ? 1 : this.capacity(i);
     } else {
-      this.refill(i, now);
-      this.tokens[i] = Math.min(this.tokens[i]!, this.capacity(i, now));
+      this.refill(i);
+      this.tokens[i] = Math.min(this.tokens[i]!, this.capacity(i));
     }
     this.#invalidate();
   }
@@ -218,52 +333,66 @@ export class RoutingTable {
   }
 
   /** The fraction of its full rate a master may use now (warm-up ramp). */
-  rateFraction(i: number, now: number): number {
+  rateFraction(i: number): number {
     const ramp = this.warmUpMs[i]!;
     if (ramp <= 0) return 1;
-    const age = now - this.addedAt[i]!;
+    const age = this.time[0]! - this.addedAt[i]!;
     if (age >= ramp) return 1;
     const f0 = this.warmUpStartFraction;
     return f0 + ((1 - f0) * Math.max(age, 0)) / ramp;
   }
 
-  capacity(i: number, now: number): number {
-    const c = this.ratePerMs[i]! * this.rateFraction(i, now) * this.burstMs;
-    return Math.max(c, 1);
+  /** Tokens the bucket holds at most now. */
+  capacity(i: number): number {
+    return Math.max(1, this.ratePerMs[i]! * this.rateFraction(i) * this.burstMs);
   }
 
-  /** Tops up the bucket for the time since the last refill; returns the tokens now held. */
-  refill(i: number, now: number): number {
+  /**
+   * Tops up the bucket for the time since the last refill. Written out (no helper returning a
+   * double): V8 boxes a double that crosses a call boundary, and this runs for every master scanned.
+   */
+  refill(i: number): void {
+    const now = this.time[0]!;
     const elapsed = now - this.refilledAt[i]!;
-    let tokens = this.tokens[i]!;
-    if (elapsed > 0) {
-      const fraction = this.rateFraction(i, now);
-      tokens += elapsed * this.ratePerMs[i]! * fraction;
-      const cap = this.capacity(i, now);
-      if (tokens > cap) tokens = cap;
-      this.tokens[i] = tokens;
-      this.refilledAt[i] = now;
+    if (elapsed <= 0) return;
+    let rate = this.ratePerMs[i]!;
+    const ramp = this.warmUpMs[i]!;
+    if (ramp > 0) {
+      const age = now - this.addedAt[i]!;
+      if (age < ramp) {
+        const f0 = this.warmUpStartFraction;
+        rate *= f0 + ((1 - f0) * Math.max(age, 0)) / ramp;
+      }
     }
-    return tokens;
+    let cap = rate * this.burstMs;
+    if (cap < 1) cap = 1;
+    const tokens = this.tokens[i]! + elapsed * rate;
+    this.tokens[i] = Math.min(tokens, cap);
+    this.refilledAt[i] = now;
   }
 
-  /** Routable, below the in-flight limit and holding a token: may take a message now. */
-  eligible(i: number, now: number): boolean {
-    return this.routable[i] === 1 && this.inFlight[i]! < this.maxInFlight && this.refill(i, now) >= 1;
+  /** Routable, below the in-flight limit and holding a token: may take a message at table.time. */
+  eligible(i: number): boolean {
+    if (this.routable[i] !== 1 || this.inFlight[i]! >= this.maxInFlight) return false;
+    this.refill(i);
+    return this.tokens[i]! >= 1;
   }
 
   /** Records an assignment: one token spent, one more in flight. Call only after eligible(). */
-  commit(i: number, now: number): void {
+  commit(i: number): void {
+    const now = this.time[0]!;
     this.tokens[i]! -= 1;
     this.inFlight[i]! += 1;
     this.assigned[i]! += 1;
-    this.recent[i] = this.recentCount(i, now) + 1;
+    const dt = now - this.recentAt[i]!;
+    const recent = this.recent[i]!;
+    this.recent[i] = (dt > 0 ? recent * Math.exp(-dt * this.#decayPerMs) : recent) + 1;
     this.recentAt[i] = now;
   }
 
-  /** The decayed recent-assignment count of master i at `now`. */
-  recentCount(i: number, now: number): number {
-    const dt = now - this.recentAt[i]!;
+  /** The decayed recent-assignment count of master i at table.time. */
+  recentCount(i: number): number {
+    const dt = this.time[0]! - this.recentAt[i]!;
     const r = this.recent[i]!;
     return dt > 0 ? r * Math.exp(-dt * this.#decayPerMs) : r;
   }

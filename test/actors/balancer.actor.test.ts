@@ -247,6 +247,19 @@ describe('balancer actor over real master actors', () => {
     );
   });
 
+  it('peek() tells where a message would go without taking a token, moving the rotation or recording affinity', async () => {
+    const { fleet, balancer, store } = setup([A, B], {}, { [A]: { ratePerMinute: 6 } });
+    await fleet.advance(100);
+    expect(balancer.peek(R1)).toBe(A);
+    expect(balancer.peek(R1)).toBe(A);
+    expect(store.get(R1)).toBeUndefined();
+    expect(balancer.select(R1)).toBe(A); // A's only token
+    expect(balancer.peek(R1)).toBeNull(); // sticky and rate-limited: it would wait
+    expect(balancer.peek(R2)).toBe(B);
+    expect(balancer.select(R2)).toBe(B);
+    expect(balancer.getLoadDistribution().distribution.map((d) => d.inFlight)).toEqual([1, 1]);
+  });
+
   it('reports the load distribution of GET /api/balancer', async () => {
     const { fleet, balancer } = setup([A, B]);
     await fleet.advance(100);

@@ -11,8 +11,9 @@ export function routingTable(
   now = 0,
 ): RoutingTable {
   const table = new RoutingTable(options);
+  table.time[0] = now;
   for (const { routable = true, ...m } of masters) {
-    const i = table.add({ priority: 1, region: 'AE', weight: 1, ratePerMinute: 600_000, ...m }, now);
+    const i = table.add({ priority: 1, region: 'AE', weight: 1, ratePerMinute: 600_000, ...m });
     table.setRoutable(i, routable);
   }
   return table;
@@ -26,13 +27,14 @@ export function decide(
   { to = '+971501234567', now = 0, release = false }: { to?: string; now?: number; release?: boolean } = {},
 ): string[] {
   const out: string[] = [];
+  table.time[0] = now;
   for (let k = 0; k < n; k++) {
-    const i = strategy.pick(table, to, now);
+    const i = strategy.pick(table, to);
     if (i < 0) {
       out.push('-');
       continue;
     }
-    table.commit(i, now);
+    table.commit(i);
     if (release) table.release(i, 'sent', undefined);
     out.push(table.phones[i]!);
   }

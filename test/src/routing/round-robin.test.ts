@@ -24,6 +24,32 @@ describe('round-robin strategy', () => {
     expect(tally(decide(t, rr, 7_000))).toEqual({ a: 5_000, b: 1_000, c: 1_000 });
   });
 
+  it('gives non-integer weights the same smooth sequence, computed live (no precomputed cycle)', () => {
+    const t = routingTable([
+      { phone: 'a', weight: 2.5 },
+      { phone: 'b', weight: 0.5 },
+      { phone: 'c', weight: 0.5 },
+    ]);
+    expect(decide(t, rr, 7).join(' ')).toBe('a a b a c a a');
+  });
+
+  it('divides integer weights by their gcd: weights 10, 20 cycle as 1, 2', () => {
+    const t = routingTable([
+      { phone: 'a', weight: 10 },
+      { phone: 'b', weight: 20 },
+    ]);
+    expect(decide(t, rr, 6).join(' ')).toBe('b a b b a b');
+  });
+
+  it('keeps the weight ratio among the masters left when one is rate-limited (weights 3, 2, 1)', () => {
+    const t = routingTable([
+      { phone: 'a', weight: 3 },
+      { phone: 'b', weight: 2 },
+      { phone: 'c', weight: 1, routable: false },
+    ]);
+    expect(tally(decide(t, rr, 500))).toEqual({ a: 300, b: 200 });
+  });
+
   it('rotates masters of equal weight in table order', () => {
     const t = routingTable([{ phone: 'a' }, { phone: 'b' }, { phone: 'c' }]);
     expect(decide(t, rr, 6).join(' ')).toBe('a b c a b c');

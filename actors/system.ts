@@ -302,6 +302,7 @@ export class SwitchboardSystem {
     const candidates = [...this.#masters.values()].map((m) => ({
       phone: m.phone,
       routable: this.balancer.isRoutable(m.phone),
+      healthy: this.masterRef(m.phone)?.getSnapshot().matches('healthy') ?? false,
       priority: m.priority,
       region: m.region,
       ratePerMinute: m.ratePerMinute,

@@ -29,7 +29,7 @@ function message(i: number, status: MessageRecord['status'], master: string | nu
   const now = Date.now();
   return {
     id: `backlog-${i}`,
-    to: `+9715011${String(10000 + (i % 5000)).slice(1)}`,
+    to: `+97150110${String(10000 + (i % 5000)).slice(1)}`,
     text: `backlog message number ${i}, about as long as a short notification text`,
     status,
     master,

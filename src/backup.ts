@@ -1,10 +1,13 @@
-// Choosing the backup for a failed master: routable masters only, by priority (lower first), then
-// the failed master's region, then spare capacity (rate per minute minus what it already holds).
+// Choosing the backup for a failed master: routable masters only, healthy ones before degraded
+// ones, then by priority (lower first), then the failed master's region, then spare capacity
+// (rate per minute minus what it already holds).
 import { SwitchboardError } from './errors.ts';
 
 export interface BackupCandidate {
   phone: string;
   routable: boolean;
+  /** Routable and not degraded: a degraded master is a backup of last resort. */
+  healthy: boolean;
   priority: number;
   region: string;
   ratePerMinute: number;
@@ -41,6 +44,7 @@ export function chooseBackup(
 }
 
 function better(a: BackupCandidate, b: BackupCandidate, region: string): boolean {
+  if (a.healthy !== b.healthy) return a.healthy;
   if (a.priority !== b.priority) return a.priority < b.priority;
   const aLocal = a.region === region;
   if (aLocal !== (b.region === region)) return aLocal;

@@ -23,7 +23,12 @@ const config = parseConfig({
   dataDir: dir,
 });
 const store = await Store.open(dir, { fsync: true });
-const network = new SimNetwork({ clock: realClock, latencyMs: 3, seed, sendLog: join(dir, 'sim-sends.jsonl') });
+const network = new SimNetwork({
+  clock: realClock,
+  latencyMs: 3,
+  seed,
+  sendLog: join(dir, 'sim-sends.jsonl'),
+});
 const system = new SwitchboardSystem({
   config,
   store,
@@ -33,8 +38,9 @@ const system = new SwitchboardSystem({
 }).start();
 
 const pending = () =>
-  Object.values(store.data.messages).filter((m) => ['queued', 'assigned', 'sending', 'unknown'].includes(m.status))
-    .length;
+  Object.values(store.data.messages).filter((m) =>
+    ['queued', 'assigned', 'sending', 'unknown'].includes(m.status),
+  ).length;
 
 if (mode === 'drain') {
   const timer = setInterval(async () => {
@@ -63,7 +69,10 @@ if (mode === 'drain') {
     for (;;) {
       const batch = Array.from({ length: 20 }, () => {
         n++;
-        return system.send({ to: `+9715011${String(10000 + (n % 500)).slice(1)}`, text: `seed ${seed} #${n}` });
+        return system.send({
+          to: `+97150110${String(10000 + (n % 500)).slice(1)}`,
+          text: `seed ${seed} #${n}`,
+        });
       });
       const accepted = await Promise.all(batch);
       appendFileSync(join(dir, 'acked.jsonl'), `${accepted.map((a) => JSON.stringify(a.id)).join('\n')}\n`);

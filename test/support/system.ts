@@ -12,7 +12,7 @@ import { Store, type StoreOptions } from '../../src/store/store.ts';
 import { simClock } from './clock.ts';
 
 export const PHONES = ['+971501234567', '+971501234568', '+14155552671', '+447400123456', '+4915112345678'];
-export const RECIPIENTS = Array.from({ length: 50 }, (_, i) => `+9715012${String(10000 + i).slice(1)}`);
+export const RECIPIENTS = Array.from({ length: 50 }, (_, i) => `+97150123${String(10000 + i).slice(1)}`);
 
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'switchboard-test-'));

@@ -81,6 +81,7 @@ describe('switchboard CLI', () => {
     const service = await startService(['--data-dir', dir, '--port', '0'], {
       SWITCHBOARD_TOKEN: 's3cret-token',
     });
+    let id = '';
     try {
       const status = await runCli(['status', '--url', service.url]);
       expect(status.code).toBe(0);

@@ -1,7 +1,7 @@
 // The Fastify app: plugins first (auth, error handling), then the routes, all sharing the pino logger.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { installAuth } from './http/auth.ts';
-import { installErrorHandler } from './http/errors.ts';
+import { frameworkErrors, installErrorHandler } from './http/errors.ts';
 import {
   balancerRoutes,
   failoverRoutes,
@@ -27,11 +27,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // pino's Logger and Fastify's logger type differ only in generics
     loggerInstance: options.log as unknown as FastifyBaseLogger,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
-    disableRequestLogging: false,
     // Clients may send path params URL-encoded (%2B for +) and that is the documented form.
     routerOptions: { maxParamLength: 64 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    frameworkErrors,
   });
+  // The API speaks JSON only: a text/plain body is a 415, not a string that fails the body schema.
+  app.removeContentTypeParser('text/plain');
   installErrorHandler(app);
   installAuth(app, options.token || undefined);
   const sb = options.switchboard;

@@ -1,7 +1,7 @@
 // The one error handler: Fastify's error shape {statusCode, error, message} plus a stable `code`.
 // A 5xx never leaks internals: the caller gets a generic message, the log gets the error.
 import { STATUS_CODES } from 'node:http';
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { SwitchboardError } from '../errors.ts';
 
 export interface ErrorBody {
@@ -22,7 +22,23 @@ const FASTIFY_CODES: Record<string, string> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'SB_ERR_VALIDATION',
   FST_ERR_CTP_INVALID_JSON_BODY: 'SB_ERR_VALIDATION',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'SB_ERR_VALIDATION',
+  FST_ERR_BAD_URL: 'SB_ERR_BAD_URL',
+  FST_ERR_MAX_PARAM_LENGTH: 'SB_ERR_URL_TOO_LONG',
 };
+
+function clientError(fe: FastifyError, reply: FastifyReply, status: number) {
+  const code = (fe.code && FASTIFY_CODES[fe.code]) ?? 'SB_ERR_BAD_REQUEST';
+  return reply.status(status).send(errorBody(status, code, fe.message));
+}
+
+/**
+ * Fastify's `frameworkErrors` option: the router answers a broken %-escape or an over-long path
+ * param before any handler runs, and without this in its own shape with an FST_ERR_ code.
+ */
+export function frameworkErrors(err: FastifyError, _request: unknown, reply: FastifyReply): void {
+  const status = typeof err.statusCode === 'number' && err.statusCode < 500 ? err.statusCode : 400;
+  clientError(err, reply, status);
+}
 
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | SwitchboardError | Error, request, reply) => {
@@ -35,24 +51,14 @@ export function installErrorHandler(app: FastifyInstance): void {
     const fe = err as FastifyError;
     if (fe.validation) {
       const where = fe.validationContext ?? 'request';
-      return reply
-        .status(400)
-        .send(
-          errorBody(
-            400,
-            'SB_ERR_VALIDATION',
-            `${where}: ${fe.message.replace(/^(body|querystring|params|headers)\/?/, '')}`.replace(
-              /: :/,
-              ':',
-            ),
-          ),
-        );
+      const what = fe.message.replace(/^(body|querystring|params|headers)\/?/, '').trim();
+      // Ajv's enum message does not name the allowed values; the caller needs them to fix the request.
+      const allowed = fe.validation[0]?.params?.allowedValues;
+      const values = Array.isArray(allowed) ? `: ${allowed.join(', ')}` : '';
+      return reply.status(400).send(errorBody(400, 'SB_ERR_VALIDATION', `${where}: ${what}${values}`));
     }
     const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
-    if (status >= 400 && status < 500) {
-      const code = (fe.code && FASTIFY_CODES[fe.code]) ?? 'SB_ERR_BAD_REQUEST';
-      return reply.status(status).send(errorBody(status, code, fe.message));
-    }
+    if (status >= 400 && status < 500) return clientError(fe, reply, status);
     request.log.error({ err }, 'request failed');
     return reply.status(500).send(errorBody(500, 'SB_ERR_INTERNAL', 'internal error'));
   });

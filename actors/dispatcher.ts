@@ -115,11 +115,12 @@ export class Dispatcher {
         this.stats.unknown++;
         onOutcome(m.id, 'unknown');
       } else {
-        outbox.markSendFailed(m.id, phone, epoch, reason);
+        outbox.markSendFailed(m.id, phone, epoch, reason, err instanceof SendError && err.recipientFault);
         this.stats.failed++;
         onOutcome(m.id, 'failed');
       }
-      if (!this.#stopped) {
+      // A recipient's fault says nothing about the master's health.
+      if (!this.#stopped && !(err instanceof SendError && err.recipientFault)) {
         master.send({
           type: 'send.failed',
           reason,

@@ -47,6 +47,8 @@ export class SimNetwork {
   readonly clock: Clock;
   readonly latencyMs: number;
   readonly sends: SimSend[] = [];
+  /** Recipients the simulated WhatsApp does not know: sends to them fail for good (404). */
+  readonly notOnWhatsApp = new Set<string>();
   readonly #accounts = new Map<string, SimTransport>();
   #rng: () => number;
   readonly #sendLog: string | undefined;
@@ -166,6 +168,11 @@ export class SimTransport implements Transport {
   }
 
   send(message: OutgoingMessage, signal: AbortSignal): Promise<void> {
+    if (this.#connected && this.#mode === 'ok' && this.network.notOnWhatsApp.has(message.to)) {
+      return this.#op(signal, () => {
+        throw new SendError(`${message.to} is not on WhatsApp`, 404, false, true);
+      });
+    }
     if (this.#connected && this.#mode === 'ok') {
       // Written to the socket: the network has it, whatever happens to the ack.
       if (!(this.#errorRate > 0 && this.network.coin(this.#errorRate))) {

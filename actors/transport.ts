@@ -20,6 +20,8 @@ export class SendError extends Error {
     readonly code?: number,
     /** True when the message may have reached the network before the failure (outcome unknown). */
     readonly ambiguous = false,
+    /** True when the recipient is the problem (not on WhatsApp, invalid): no master can send it. */
+    readonly recipientFault = false,
   ) {
     super(message);
   }

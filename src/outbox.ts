@@ -12,8 +12,6 @@ import type { Store } from './store/store.ts';
 const PENDING_ON_MASTER: ReadonlySet<MessageStatus> = new Set(['assigned', 'unknown']);
 /** Statuses after which nothing more happens to a message but receipts. */
 const FINISHED: ReadonlySet<MessageStatus> = new Set(['delivered', 'read', 'failed']);
-/** A message that failed this many definite sends is failed for good. */
-export const MAX_SEND_ATTEMPTS = 3;
 /** Archived messages kept in memory for GET /api/messages/:id before the history file is read. */
 const RECENT_ARCHIVE = 10_000;
 
@@ -254,14 +252,16 @@ export class Outbox {
   }
 
   /**
-   * A send was refused for sure (nothing left): back to the queue for another try, on any master,
-   * or `failed` after MAX_SEND_ATTEMPTS with the reason.
+   * A send was refused for sure: nothing reached WhatsApp. When the refusal is about the recipient
+   * (not on WhatsApp, invalid), the message is `failed` with the reason. Otherwise the master was
+   * at fault: the message goes back to the queue for any master to take; the master's own health
+   * (passive outlier detection) stops traffic to it if it keeps refusing.
    */
-  markSendFailed(id: string, master: string, epoch: number, reason: string): void {
+  markSendFailed(id: string, master: string, epoch: number, reason: string, recipientFault = false): void {
     const m = this.data.messages[id];
     if (!m || m.master !== master || m.epoch !== epoch || m.status !== 'sending') return;
-    if (m.attempts >= MAX_SEND_ATTEMPTS) {
-      this.#set(m, 'failed', master, `${reason} (gave up after ${m.attempts} attempts)`);
+    if (recipientFault) {
+      this.#set(m, 'failed', master, reason);
       this.#archive(m);
     } else {
       this.#set(m, 'queued', null, `send on ${master} failed: ${reason}; queued again`);

@@ -84,6 +84,32 @@ describe('system', () => {
     }
   });
 
+  it('a recipient not on WhatsApp ends "failed" with a reason a person can act on; the master stays healthy', async () => {
+    t = await startTestSystem({ masters: 1 });
+    await t.advance(200);
+    t.network.notOnWhatsApp.add(RECIPIENTS[3]!);
+    const { id } = await t.system.send({ to: RECIPIENTS[3]!, text: 'nobody home' });
+    await t.advance(1_000);
+    const m = t.system.outbox.get(id)!;
+    expect(m.status).toBe('failed');
+    expect(m.history.at(-1)?.note).toBe(`${RECIPIENTS[3]} is not on WhatsApp`);
+    expect(t.system.masterRef(PHONES[0]!)?.getSnapshot().value).toBe('healthy');
+  });
+
+  it("a flaky master's refused sends go back to the queue until they go out", async () => {
+    t = await startTestSystem({ masters: 2 });
+    await t.advance(200);
+    t.network.inject(PHONES[0]!, { kind: 'flaky', errorRate: 1 });
+    const ids = (
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) => t!.system.send({ to: RECIPIENTS[i]!, text: `f${i}` })),
+      )
+    ).map((r) => r.id);
+    await t.advance(5_000);
+    for (const id of ids) expect(['sent', 'delivered']).toContain(t.system.outbox.get(id)?.status);
+    expect(t.network.sends.every((s) => s.master === PHONES[1])).toBe(true);
+  });
+
   it('with no routable master, messages wait in the queue and go out once one recovers', async () => {
     t = await startTestSystem({ masters: 2 });
     await t.advance(200);

@@ -153,7 +153,13 @@ describe('fleet model', () => {
           }
         },
       ),
-      { numRuns: Number(process.env.MODEL_RUNS ?? 25), verbose: 1 },
+      {
+        numRuns: Number(process.env.MODEL_RUNS ?? 25),
+        verbose: 1,
+        // A failure prints {seed, path}: replay it with MODEL_SEED=... MODEL_PATH=... npx vitest run test/model
+        ...(process.env.MODEL_SEED ? { seed: Number(process.env.MODEL_SEED) } : {}),
+        ...(process.env.MODEL_PATH ? { path: process.env.MODEL_PATH, endOnFailure: true } : {}),
+      },
     );
   }, 600_000);
 });

@@ -2,7 +2,13 @@
 // no backup, one incident per failed master, audit of every incident.
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, waitFor } from 'xstate';
-import { type AuditInput, failoverMachine, type Moved } from '../../machines/failover.machine.ts';
+import {
+  type AuditInput,
+  failoverMachine,
+  type Moved,
+  type SelectBackupInput,
+  type TransferInput,
+} from '../../machines/failover.machine.ts';
 import { supervisorMachine } from '../../machines/supervisor.machine.ts';
 import { advance, simClock } from '../support/clock.ts';
 
@@ -16,7 +22,7 @@ function incident(fakes: {
   const logic = failoverMachine.provide({
     actors: {
       selectBackup: fromPromise(fakes.selectBackup ?? (async () => '+2')),
-      transfer: fromPromise<Moved, { to: string | null }>(async ({ input }) => {
+      transfer: fromPromise<Moved, TransferInput>(async ({ input }) => {
         transfers.push(input.to);
         return fakes.transfer ? fakes.transfer(input.to) : { messages: 3, contacts: 1 };
       }),
@@ -124,7 +130,7 @@ describe('supervisor', () => {
     });
     const failover = failoverMachine.provide({
       actors: {
-        selectBackup: fromPromise<string | null, { id: string }>(async ({ input }) => {
+        selectBackup: fromPromise<string | null, SelectBackupInput>(async ({ input }) => {
           started.push(input.id);
           await gate;
           return '+2';

@@ -90,11 +90,14 @@ describe('master machine: transitions', () => {
     expect(s.context.lastError).toBe('connection closed (428): connection lost');
   });
 
-  it.each([401, 402, 403, 406, 411, 440])('goes to "failed.needsRepair" on permanent close code %i', (code) => {
-    const s = run(healthy(), { type: 'transport.connection.closed', code });
-    expect(s.value).toEqual({ failed: 'needsRepair' });
-    expect(s.context.lastError).toMatch(new RegExp(`\\(${code}\\)`));
-  });
+  it.each([401, 402, 403, 406, 411, 440])(
+    'goes to "failed.needsRepair" on permanent close code %i',
+    (code) => {
+      const s = run(healthy(), { type: 'transport.connection.closed', code });
+      expect(s.value).toEqual({ failed: 'needsRepair' });
+      expect(s.context.lastError).toMatch(new RegExp(`\\(${code}\\)`));
+    },
+  );
 
   it('goes to "failed.needsRepair" from "recovering" and from "failed.backoff" too', () => {
     const logout = { type: 'transport.connection.closed', code: 401 } as const;
@@ -242,7 +245,8 @@ describe('master machine: property', () => {
         expect(s.matches('failed'), where).toBe(mode === 'failed' || mode === 'needsRepair');
         expect(s.matches({ failed: 'needsRepair' }), where).toBe(mode === 'needsRepair');
         expect(s.hasTag('routable'), where).toBe(mode === 'routable');
-        if (before === 'needsRepair' && input !== 'reset') expect(s.matches({ failed: 'needsRepair' })).toBe(true);
+        if (before === 'needsRepair' && input !== 'reset')
+          expect(s.matches({ failed: 'needsRepair' })).toBe(true);
       }
     },
   );

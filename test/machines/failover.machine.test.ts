@@ -136,8 +136,8 @@ describe('supervisor', () => {
           return '+2';
         }),
         transfer: fromPromise(async () => ({ messages: 0, contacts: 0 })),
-        activate: fromPromise(async () => undefined),
-        audit: fromPromise(async () => undefined),
+        activate: fromPromise<void, { id: string; from: string; to: string | null }>(async () => undefined),
+        audit: fromPromise<void, AuditInput>(async () => undefined),
       },
     });
     const actor = createActor(supervisorMachine.provide({ actors: { failover } }), {

@@ -21,7 +21,10 @@ function waitFor(child: ChildProcess, text: string, timeoutMs: number): Promise<
   return new Promise((resolve, reject) => {
     let out = '';
     let err = '';
-    const timer = setTimeout(() => reject(new Error(`no "${text}" in ${timeoutMs} ms: ${out}${err}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`no "${text}" in ${timeoutMs} ms: ${out}${err}`)),
+      timeoutMs,
+    );
     child.stdout?.on('data', (d: Buffer) => {
       out += d;
       if (out.includes(text)) {
@@ -90,7 +93,10 @@ describe('crash safety', () => {
       const n = sends.get(id) ?? 0;
       expect(n, `${id} never reached the network`).toBeGreaterThanOrEqual(1);
       if (n > 1) {
-        expect(m.history.some((h) => h.status === 'unknown'), `${id} sent ${n} times without "unknown"`).toBe(true);
+        expect(
+          m.history.some((h) => h.status === 'unknown'),
+          `${id} sent ${n} times without "unknown"`,
+        ).toBe(true);
         unknownDuplicates++;
       }
     }

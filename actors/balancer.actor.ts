@@ -61,9 +61,11 @@ export interface Balancer {
   /**
    * Chooses a routable master within its rate limit for recipient `to` (E.164), or null when none can
    * take it now. Consumes a token, counts +1 in-flight, records affinity. A caller that then does not
-   * hand the message to that master releases it with 'moved'.
+   * hand the message to that master releases it with 'moved'. `avoid`: a master not to use this
+   * time (a retry after a failed send there); if it is the recipient's sticky master the recipient
+   * moves (reason 'avoided'), and null means no other master can take it now.
    */
-  select(to: string): string | null;
+  select(to: string, avoid?: string): string | null;
   /** Which master select(to) would choose now, without taking a token or recording anything. */
   peek(to: string): string | null;
   /** The message assigned by select() finished: 'sent' | 'failed', or 'moved' (taken away by a failover). */
@@ -238,30 +240,35 @@ export function createBalancer(options: BalancerOptions = {}): Balancer & { read
 
     removeMaster,
 
-    select(to) {
+    select(to, avoid) {
       const now = clock.now();
       table.time[0] = now;
+      // A master to avoid (the one a retried send just failed on) is hidden for this decision only.
+      const hidden = avoid === undefined ? -1 : table.indexOf(avoid);
+      const hiddenWasRoutable = hidden >= 0 ? table.routable[hidden]! : 0;
+      if (hidden >= 0) table.routable[hidden] = 0;
       let sticky: string | undefined;
       let reason: AffinityMoveReason = 'unroutable';
+      let chosen = -1;
+      let waits = false;
       if (affinity) {
         sticky = affinityStore.get(to);
         if (sticky !== undefined) {
           const s = table.indexOf(sticky);
           if (s < 0) reason = 'removed';
+          else if (s === hidden && hiddenWasRoutable === 1) reason = 'avoided';
           else if (table.routable[s] === 1) {
-            if (table.eligible(s)) {
-              table.commit(s);
-              return sticky;
-            }
-            if (!spillWhenLimited) return null;
-            reason = 'rate-limited';
+            if (table.eligible(s)) chosen = s;
+            else if (spillWhenLimited) reason = 'rate-limited';
+            else waits = true;
           }
         }
       }
-      const i = strategy.pick(table, to);
-      if (i < 0) return null;
-      table.commit(i);
-      const phone = table.phones[i]!;
+      if (chosen < 0 && !waits) chosen = strategy.pick(table, to);
+      if (hidden >= 0) table.routable[hidden] = hiddenWasRoutable;
+      if (chosen < 0) return null;
+      table.commit(chosen);
+      const phone = table.phones[chosen]!;
       if (affinity && sticky !== phone) {
         affinityStore.set(to, phone);
         if (sticky !== undefined) moved(to, sticky, phone, reason, now);

@@ -6,7 +6,7 @@ export interface AffinityStore {
 }
 
 /** Why a recipient's messages moved to another master (the chat turns cold on the new number). */
-export type AffinityMoveReason = 'unroutable' | 'removed' | 'rate-limited';
+export type AffinityMoveReason = 'unroutable' | 'removed' | 'rate-limited' | 'avoided';
 
 export interface AffinityMove {
   recipient: string;

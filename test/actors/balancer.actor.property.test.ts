@@ -32,7 +32,7 @@ const BURST_SECONDS = 10;
 type Command =
   | { kind: 'up' | 'down' | 'add' | 'remove'; m: number }
   | { kind: 'tick'; ms: number }
-  | { kind: 'select'; r: number }
+  | { kind: 'select'; r: number; avoid: number | null }
   | { kind: 'release'; m: number; outcome: 'sent' | 'failed' | 'moved'; latencyMs: number }
   | { kind: 'strategy'; name: string };
 
@@ -49,6 +49,7 @@ const command: fc.Arbitrary<Command> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant('select' as const),
       r: fc.integer({ min: 0, max: RECIPIENTS.length - 1 }),
+      avoid: fc.option(m, { freq: 4 }),
     }),
   },
   {
@@ -87,7 +88,7 @@ const options = fc.record({
 });
 
 describe('balancer property', () => {
-  it('every chosen master was routable at that moment, within its rate limit and its in-flight limit', () => {
+  it('every chosen master was routable at that moment, within its rate limit and its in-flight limit, not the one to avoid, and the one peek() named', () => {
     fc.assert(
       fc.property(
         fleetSettings,
@@ -144,8 +145,13 @@ describe('balancer property', () => {
                   }
                   break;
                 case 'select': {
-                  const phone = balancer.select(RECIPIENTS[c.r]!);
+                  const to = RECIPIENTS[c.r]!;
+                  const avoid = c.avoid === null ? undefined : PHONES[c.avoid]!;
+                  const peeked = avoid === undefined ? balancer.peek(to) : undefined;
+                  const phone = balancer.select(to, avoid);
+                  if (peeked !== undefined) expect(phone, 'peek() then select() disagree').toBe(peeked);
                   if (phone === null) break;
+                  expect(phone).not.toBe(avoid);
                   const k = PHONES.indexOf(phone);
                   expect(k).toBeGreaterThanOrEqual(0);
                   expect(present[k], `${phone} was removed`).toBe(true);

@@ -162,6 +162,22 @@ describe('balancer actor over real master actors', () => {
     expect(moves.map((m) => m.reason)).toEqual(['rate-limited']);
   });
 
+  it('select(to, avoid) retries elsewhere after a failed send: the recipient moves with reason "avoided"', async () => {
+    const { fleet, balancer, store, moves } = setup([A, B]);
+    await fleet.advance(100);
+    expect(balancer.select(R1)).toBe(A);
+    balancer.release(A, 'failed');
+    expect(balancer.select(R1, A)).toBe(B);
+    expect(store.get(R1)).toBe(B);
+    expect(moves.map((m) => [m.from, m.to, m.reason])).toEqual([[A, B, 'avoided']]);
+    expect(balancer.isRoutable(A)).toBe(true);
+    // with nowhere else to go, the retry waits rather than going back to the avoided master
+    balancer.removeMaster(B);
+    expect(balancer.select(R1, A)).toBeNull();
+    expect(balancer.select(R2, A)).toBeNull();
+    expect(balancer.select(R2)).toBe(A);
+  });
+
   it('with affinity off, a recipient follows the strategy every time', async () => {
     const { fleet, balancer, store } = setup([A, B]);
     balancer.setAffinity(false);

@@ -68,17 +68,19 @@ export class Dispatcher {
       this.#inFlight += started.length;
       const epochs = started.map((m) => m.epoch);
       this.deps.outbox.store.commit().then(
-        () => started.forEach((m, i) => this.#send(m, epochs[i] ?? m.epoch)),
+        () => {
+          for (const [i, m] of started.entries()) void this.#send(m, epochs[i] ?? m.epoch);
+        },
         (err: unknown) => {
           this.deps.log.error({ err }, 'could not record sends as started; they wait');
-          started.forEach((m, i) =>
+          for (const [i, m] of started.entries()) {
             this.deps.outbox.markUnknown(
               m.id,
               this.deps.phone,
               epochs[i] ?? m.epoch,
               'store write failed before the send',
-            ),
-          );
+            );
+          }
           this.#inFlight -= started.length;
         },
       );

@@ -10,7 +10,7 @@ import { SwitchboardError } from '../src/errors.ts';
 import type { Logger } from '../src/logger.ts';
 import { type AcceptResult, Outbox } from '../src/outbox.ts';
 import type { HistoryLog } from '../src/store/history.ts';
-import type { FailoverRecord, StoreData } from '../src/store/schema.ts';
+import type { FailoverRecord, MasterRecord, StoreData } from '../src/store/schema.ts';
 import type { Store } from '../src/store/store.ts';
 import { Assigner } from './assigner.ts';
 import { type Balancer, createBalancer } from './balancer.actor.ts';
@@ -203,8 +203,7 @@ export class SwitchboardSystem {
           moved: input.moved,
           ...((input.note ?? existing?.note) ? { note: input.note ?? existing?.note } : {}),
         });
-        const record = (store.data.masters[input.from] ??= { failovers: 0 });
-        if (input.status === 'completed') record.failovers++;
+        if (input.status === 'completed') this.#masterRecord(input.from).failovers++;
         await store.commit();
         const level = input.status === 'completed' ? 'info' : 'error';
         this.log[level](
@@ -341,8 +340,7 @@ export class SwitchboardSystem {
     if (!cfg) throw new SwitchboardError('SB_ERR_UNKNOWN_MASTER', `no master ${phone}`, 404);
     this.#masters.set(phone, { ...cfg, priority });
     this.balancer.updateRoutingPriorities(phone, priority);
-    const record = (this.store.data.masters[phone] ??= { failovers: 0 });
-    record.priority = priority;
+    this.#masterRecord(phone).priority = priority;
     await this.store.commit();
   }
 
@@ -365,6 +363,16 @@ export class SwitchboardSystem {
       });
     }
     return [...stored, ...running].sort((a, b) => b.startedAt - a.startedAt);
+  }
+
+  /** The master's persistent record, created on first use. */
+  #masterRecord(phone: string): MasterRecord {
+    let record = this.store.data.masters[phone];
+    if (!record) {
+      record = { failovers: 0 };
+      this.store.data.masters[phone] = record;
+    }
+    return record;
   }
 
   #upsertAudit(data: StoreData, record: FailoverRecord): void {

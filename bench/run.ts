@@ -20,7 +20,9 @@ const files = readdirSync(here)
 
 const out = join(here, 'results');
 mkdirSync(out, { recursive: true });
-const sections: string[] = [`# switchboard benchmarks\n\n${new Date().toISOString()}, Node ${process.version}\n`];
+const sections: string[] = [
+  `# switchboard benchmarks\n\n${new Date().toISOString()}, Node ${process.version}\n`,
+];
 
 for (const file of files) {
   const name = basename(file, '.bench.ts');

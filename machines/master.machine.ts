@@ -1,6 +1,6 @@
 // The health lifecycle of one WhatsApp sender number ("master"), as a pure XState v5 machine.
 // IO (probes, reconnects, the connection listener) is stubbed here and provided by actors/master.actor.ts.
-import { and, assign, not, emit, fromCallback, fromPromise, setup } from 'xstate';
+import { and, assign, emit, fromCallback, fromPromise, not, setup } from 'xstate';
 
 /** Close codes after which reconnecting is pointless or harmful (logged out, banned, replaced ...). */
 export const PERMANENT_CLOSE_CODES: ReadonlyMap<number, string> = new Map([
@@ -96,8 +96,6 @@ export interface ReconnectInput {
   phone: string;
   attempt: number;
 }
-
-type ProbeResult = Extract<MasterEvent, { type: 'health.probe.succeeded' | 'health.probe.failed' }>;
 
 /**
  * Backoff before reconnect attempt `attempt + 1`: exponential, capped, with a jitter of +-20%

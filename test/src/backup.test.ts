@@ -19,7 +19,9 @@ describe('backup choice', () => {
   });
 
   it('prefers healthy over degraded, then lower priority, then the same region, then spare capacity', () => {
-    expect(chooseBackup(from, [c('+2', { healthy: false, priority: 1 }), c('+3', { priority: 5 })])).toBe('+3');
+    expect(chooseBackup(from, [c('+2', { healthy: false, priority: 1 }), c('+3', { priority: 5 })])).toBe(
+      '+3',
+    );
     expect(chooseBackup(from, [c('+2', { priority: 3 }), c('+3', { priority: 2 })])).toBe('+3');
     expect(chooseBackup(from, [c('+2', { region: 'US' }), c('+3', { region: 'AE' })])).toBe('+3');
     expect(chooseBackup(from, [c('+2', { pending: 50 }), c('+3', { pending: 10 })])).toBe('+3');

@@ -141,7 +141,17 @@ describe('store', () => {
       version: 1,
       epoch: 1,
       messages: {
-        x: { id: 'x', to: '+1', text: 't', status: 'assigned', master: A, epoch: 1, attempts: 0, createdAt: 0, history: [] },
+        x: {
+          id: 'x',
+          to: '+1',
+          text: 't',
+          status: 'assigned',
+          master: A,
+          epoch: 1,
+          attempts: 0,
+          createdAt: 0,
+          history: [],
+        },
       },
       idempotency: {},
       affinity: { '+1': A, '+2': B },

@@ -110,6 +110,39 @@ describe('system', () => {
     expect(t.network.sends.every((s) => s.master === PHONES[1])).toBe(true);
   });
 
+  it('stopping with sends in flight marks them "unknown" on disk, and a restart sends them again', async () => {
+    t = await startTestSystem({
+      masters: 1,
+      config: { dispatch: { sendTimeoutMs: 60_000, maxInFlight: 4 } },
+    });
+    await t.advance(200);
+    t.network.inject(PHONES[0]!, { kind: 'hang' });
+    const ids = (
+      await Promise.all(
+        Array.from({ length: 3 }, (_, i) => t!.system.send({ to: RECIPIENTS[i]!, text: `s${i}` })),
+      )
+    ).map((r) => r.id);
+    await t.advance(100);
+    for (const id of ids) expect(t.system.outbox.get(id)?.status).toBe('sending');
+    const dir = t.dir;
+    await t.system.stop(0);
+    await t.store.close();
+    const again = await startTestSystem({ masters: 1, dir });
+    try {
+      for (const id of ids) expect(again.system.outbox.get(id)?.status).toBe('unknown');
+      await again.advance(2_000);
+      for (const id of ids) {
+        const m = again.system.outbox.get(id)!;
+        expect(['sent', 'delivered']).toContain(m.status);
+        expect(m.history.some((h) => h.status === 'unknown' && /service stopping/.test(h.note ?? ''))).toBe(
+          true,
+        );
+      }
+    } finally {
+      await again.close();
+    }
+  });
+
   it('with no routable master, messages wait in the queue and go out once one recovers', async () => {
     t = await startTestSystem({ masters: 2 });
     await t.advance(200);

@@ -5,7 +5,8 @@ import type { Outbox } from '../src/outbox.ts';
 import type { Clock } from './clock.ts';
 
 export interface Router {
-  select(to: string): string | null;
+  /** `avoid`: a master not to use this time (the one that just refused this message). */
+  select(to: string, avoid?: string): string | null;
   release(phone: string, outcome: 'sent' | 'failed' | 'moved', latencyMs?: number): void;
   /** True when some master could take a message now (cheap: avoids scanning a queue nobody can take). */
   anyRoutable(): boolean;
@@ -26,6 +27,8 @@ export interface AssignerDeps {
 
 export class Assigner {
   readonly #selected = new Map<string, string>();
+  /** Messages a master refused: their next assignment avoids that master once. */
+  readonly #avoid = new Map<string, string>();
   #timer: unknown;
   #scheduled = false;
   #stopped = false;
@@ -53,11 +56,13 @@ export class Assigner {
       for (const id of outbox.queued()) {
         const m = outbox.data.messages[id];
         if (!m) continue;
-        const phone = router.select(m.to);
+        const avoid = this.#avoid.get(id);
+        const phone = router.select(m.to, avoid);
         if (phone === null) {
           if (++misses >= maxMisses) break;
           continue;
         }
+        this.#avoid.delete(id);
         outbox.assign(id, phone);
         this.#selected.set(id, phone);
         touched.add(phone);
@@ -86,7 +91,9 @@ export class Assigner {
     const phone = this.#selected.get(id);
     if (phone === undefined) return;
     this.#selected.delete(id);
+    if (outcome === 'failed') this.#avoid.set(id, phone);
     this.deps.router.release(phone, outcome, latencyMs);
+    this.schedule(); // the master has room again
   }
 
   /** A failover moved these messages away from `from`. */

@@ -119,6 +119,9 @@ export class SwitchboardSystem {
       clock: this.clock,
       strategy: config.balancer.strategy,
       affinity: config.balancer.affinity,
+      // A master holds at most this many unsent messages; the rest wait in the shared queue, so a
+      // failover has little to move and least-loaded sees real load.
+      maxInFlight: config.dispatch.maxInFlight * 2,
       affinityStore: {
         get: (to) => store.data.affinity[to],
         set: (to, phone) => {
@@ -133,7 +136,7 @@ export class SwitchboardSystem {
       clock: this.clock,
       log,
       router: {
-        select: (to) => this.balancer.select(to),
+        select: (to, avoid) => this.balancer.select(to, avoid),
         release: (phone, outcome, latencyMs) => this.balancer.release(phone, outcome, latencyMs),
         anyRoutable: () => this.balancer.hasCapacity(),
       },

@@ -1,6 +1,7 @@
 // Simulated WhatsApp accounts: in-process, timed on the shared Clock, with injectable faults.
 // The network records every send it accepted, which is how tests count duplicates and losses.
 import { appendFileSync } from 'node:fs';
+import { seededRandom } from '../src/routing/random.ts';
 import { type Clock, realClock } from './clock.ts';
 import {
   type ConnectionEvent,
@@ -57,7 +58,7 @@ export class SimNetwork {
     this.#sendLog = options.sendLog;
     this.clock = options.clock ?? realClock;
     this.latencyMs = options.latencyMs ?? 20;
-    this.#rng = mulberry32(options.seed ?? 1);
+    this.#rng = seededRandom(options.seed ?? 1);
   }
 
   account(phone: string): SimTransport {
@@ -271,16 +272,4 @@ export class SimTransport implements Transport {
 
 function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof Error ? signal.reason : new Error('aborted');
-}
-
-/** Small seeded PRNG (public domain, Tommy Ettinger): enough for a fault coin. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

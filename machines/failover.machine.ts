@@ -47,6 +47,17 @@ export type FailoverOutput = Pick<FailoverContext, 'id' | 'from' | 'backup' | 'm
 
 export type AuditInput = FailoverOutput & Pick<FailoverContext, 'reason' | 'manual'>;
 
+function outputOf(context: FailoverContext): FailoverOutput {
+  return {
+    id: context.id,
+    from: context.from,
+    backup: context.backup,
+    moved: context.moved,
+    note: context.note,
+    status: context.outcome ?? 'rolledBack',
+  };
+}
+
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
@@ -169,16 +180,7 @@ export const failoverMachine = setup({
     recording: {
       invoke: {
         src: 'audit',
-        input: ({ context }) => ({
-          id: context.id,
-          from: context.from,
-          backup: context.backup,
-          moved: context.moved,
-          note: context.note,
-          status: context.outcome ?? 'rolledBack',
-          reason: context.reason,
-          manual: context.manual,
-        }),
+        input: ({ context }) => ({ ...outputOf(context), reason: context.reason, manual: context.manual }),
         onDone: 'finished',
         onError: 'finished',
       },
@@ -192,14 +194,7 @@ export const failoverMachine = setup({
     completed: { type: 'final' },
     rolledBack: { type: 'final' },
   },
-  output: ({ context }) => ({
-    id: context.id,
-    from: context.from,
-    backup: context.backup,
-    moved: context.moved,
-    note: context.note,
-    status: context.outcome ?? 'rolledBack',
-  }),
+  output: ({ context }) => outputOf(context),
 });
 
 export type FailoverMachine = typeof failoverMachine;

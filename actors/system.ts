@@ -243,7 +243,7 @@ export class SwitchboardSystem {
         if (!this.#stopping) this.supervisor.send(event);
       });
       this.#cleanups.push(() => forward.unsubscribe());
-      this.balancer.addMaster(cfg, ref);
+      this.balancer.addMaster({ ...cfg, warmUpMs: cfg.warmUpMinutes * 60_000 }, ref);
       const dispatcher = new Dispatcher({
         phone,
         outbox: this.outbox,

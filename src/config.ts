@@ -30,6 +30,8 @@ export const masterConfigSchema = z
       .optional(),
     weight: positiveInt.default(1),
     ratePerMinute: positiveInt.default(60),
+    /** A new number's ramp: from 10% of ratePerMinute to all of it over this many minutes after each start. */
+    warmUpMinutes: z.number().min(0).default(0),
     transport: z.enum(['sim', 'baileys']).default('sim'),
   })
   .transform((m) => ({ ...m, region: m.region ?? countryOf(m.phone) ?? 'ZZ' }));

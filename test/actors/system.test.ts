@@ -143,6 +143,28 @@ describe('system', () => {
     }
   });
 
+  it('a number with warmUpMinutes starts at a tenth of its rate, and the rest waits in the queue', async () => {
+    const masters = (warmUpMinutes: number) => [{ phone: PHONES[0]!, ratePerMinute: 600, warmUpMinutes }];
+    const sentAfterOneSecond = async (warmUpMinutes: number) => {
+      const s = await startTestSystem({ masters: 1, config: { masters: masters(warmUpMinutes) } });
+      try {
+        await s.advance(200);
+        await Promise.all(
+          Array.from({ length: 60 }, (_, i) => s.system.send({ to: RECIPIENTS[i % 50]!, text: `w${i}` })),
+        );
+        await s.advance(1_000);
+        return s.network.sends.length;
+      } finally {
+        await s.close();
+      }
+    };
+    const cold = await sentAfterOneSecond(10);
+    const warm = await sentAfterOneSecond(0);
+    expect(warm).toBe(60); // a 10 s burst of 600/min covers all 60
+    expect(cold).toBeGreaterThan(0);
+    expect(cold).toBeLessThanOrEqual(12); // 10% of the burst, plus what refills in a second
+  });
+
   it('with no routable master, messages wait in the queue and go out once one recovers', async () => {
     t = await startTestSystem({ masters: 2 });
     await t.advance(200);

@@ -114,6 +114,9 @@ export class SwitchboardSystem {
     const recovered = this.outbox.recoverAfterRestart();
     if (recovered > 0)
       log.warn({ messages: recovered }, 'sends in flight at the last stop are now unknown and go out again');
+    const orphans = this.outbox.requeueOrphans(new Set(this.#masters.keys()));
+    if (orphans > 0)
+      log.warn({ messages: orphans }, 'messages of masters no longer configured are queued again');
 
     this.balancer = createBalancer({
       clock: this.clock,

@@ -121,6 +121,29 @@ export class Outbox {
     return n;
   }
 
+  /**
+   * After a restart with another config: messages owned by a master that is no longer configured
+   * go back to the queue (and that master's affinity entries are dropped). The caller commits.
+   */
+  requeueOrphans(known: ReadonlySet<string>): number {
+    const orphans = new Set<string>();
+    for (const m of Object.values(this.data.messages))
+      if (m.master && !known.has(m.master)) orphans.add(m.master);
+    for (const owner of Object.values(this.data.affinity)) if (!known.has(owner)) orphans.add(owner);
+    let moved = 0;
+    for (const master of orphans) {
+      moved += transferInDocument(
+        this.data,
+        master,
+        null,
+        `${master} is no longer configured`,
+        this.clock.now(),
+      ).messages;
+    }
+    if (orphans.size > 0) this.#reindex();
+    return moved;
+  }
+
   /** Accepts a message; resolves once it is durable. The same idempotency key returns the first message. */
   async accept(input: { to: string; text: string; idempotencyKey?: string }): Promise<AcceptResult> {
     const key = input.idempotencyKey;

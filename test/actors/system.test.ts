@@ -165,6 +165,35 @@ describe('system', () => {
     expect(cold).toBeLessThanOrEqual(12); // 10% of the burst, plus what refills in a second
   });
 
+  it('after a restart without one of the masters, its messages are queued again and sent by the others', async () => {
+    t = await startTestSystem({ masters: 2 });
+    await t.advance(200);
+    t.network.inject(PHONES[1]!, { kind: 'hang' });
+    const ids = (
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) => t!.system.send({ to: RECIPIENTS[i]!, text: `o${i}` })),
+      )
+    ).map((r) => r.id);
+    await t.advance(100);
+    const onSecond = ids.filter((id) => t!.system.outbox.get(id)?.master === PHONES[1]);
+    expect(onSecond.length).toBeGreaterThan(0);
+    const dir = t.dir;
+    await t.system.stop(0);
+    await t.store.close();
+    const again = await startTestSystem({ masters: 1, dir });
+    try {
+      await again.advance(2_000);
+      for (const id of onSecond) {
+        const m = again.system.outbox.get(id)!;
+        expect(['sent', 'delivered']).toContain(m.status);
+        expect(m.master).toBe(PHONES[0]);
+        expect(m.history.some((h) => /no longer configured/.test(h.note ?? ''))).toBe(true);
+      }
+    } finally {
+      await again.close();
+    }
+  });
+
   it('with no routable master, messages wait in the queue and go out once one recovers', async () => {
     t = await startTestSystem({ masters: 2 });
     await t.advance(200);

@@ -12,6 +12,10 @@ import type { Store } from './store/store.ts';
 const PENDING_ON_MASTER: ReadonlySet<MessageStatus> = new Set(['assigned', 'unknown']);
 /** Statuses after which nothing more happens to a message but receipts. */
 const FINISHED: ReadonlySet<MessageStatus> = new Set(['delivered', 'read', 'failed']);
+/** How long an idempotency key is remembered (the message's own life comes on top: see prune). */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** A sent message without a receipt for this long leaves the hot document all the same. */
+const STALE_SENT_MS = 24 * 60 * 60 * 1000;
 /** Archived messages kept in memory for GET /api/messages/:id before the history file is read. */
 const RECENT_ARCHIVE = 10_000;
 
@@ -148,7 +152,7 @@ export class Outbox {
   async accept(input: { to: string; text: string; idempotencyKey?: string }): Promise<AcceptResult> {
     const key = input.idempotencyKey;
     if (key !== undefined) {
-      const existing = this.data.idempotency[key];
+      const existing = this.data.idempotency[key]?.id;
       if (existing) {
         const m = this.get(existing);
         await this.store.commit(); // the first request may still be on its way to disk
@@ -170,11 +174,31 @@ export class Outbox {
       ...(key === undefined ? {} : { idempotencyKey: key }),
     };
     this.data.messages[id] = m;
-    if (key !== undefined) this.data.idempotency[key] = id;
+    if (key !== undefined) this.data.idempotency[key] = { id, at: now };
+    this.#housekeep(now);
     this.#index(m);
     await this.store.commit();
     this.#emit({ type: 'accepted', id });
     return { id, status: m.status, created: true };
+  }
+
+  #housekeptAt = 0;
+
+  /**
+   * Keeps the hot document (rewritten by every commit) from growing for ever, at most once a
+   * minute: a `sent` message with no receipt for a day goes to the history file, and an
+   * idempotency key is forgotten a day after it was used once its message has left the document.
+   */
+  #housekeep(now: number): void {
+    if (now - this.#housekeptAt < 60_000) return;
+    this.#housekeptAt = now;
+    for (const m of Object.values(this.data.messages)) {
+      if (m.status === 'sent' && now - (m.sentAt ?? m.createdAt) > STALE_SENT_MS) this.#archive(m);
+    }
+    for (const [key, entry] of Object.entries(this.data.idempotency)) {
+      if (now - entry.at > IDEMPOTENCY_TTL_MS && !this.data.messages[entry.id])
+        delete this.data.idempotency[key];
+    }
   }
 
   get(id: string): MessageRecord | undefined {

@@ -61,7 +61,8 @@ export interface StoreData {
   /** Last epoch handed out (monotonic across restarts). */
   epoch: number;
   messages: Record<string, MessageRecord>;
-  idempotency: Record<string, string>;
+  /** idempotency key -> the message it created and when; forgotten IDEMPOTENCY_TTL_MS after that. */
+  idempotency: Record<string, { id: string; at: number }>;
   /** recipient (E.164) -> master (E.164) that last wrote to them */
   affinity: Record<string, string>;
   masters: Record<string, MasterRecord>;

@@ -6,6 +6,7 @@ import type { Adapter } from 'lowdb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { realClock } from '../../../actors/clock.ts';
 import { Outbox, transferInDocument } from '../../../src/outbox.ts';
+import { HistoryLog } from '../../../src/store/history.ts';
 import type { StoreData } from '../../../src/store/schema.ts';
 import { Store } from '../../../src/store/store.ts';
 import { tempDir } from '../../support/system.ts';
@@ -73,6 +74,40 @@ describe('store', () => {
     const b = await outbox.accept({ to: '+971501112233', text: 'x', idempotencyKey: 'k1' });
     expect(b).toEqual({ id: a.id, status: 'queued', created: false });
     expect(Object.keys(store.data.messages)).toHaveLength(1);
+  });
+
+  it('forgets an idempotency key a day after its message finished, so keys do not grow the store forever', async () => {
+    const { store, dir } = await openStore();
+    let now = Date.UTC(2026, 0, 1);
+    const clock = { ...realClock, now: () => now };
+    const outbox = new Outbox(store, clock, new HistoryLog(dir));
+    const first = await outbox.accept({ to: '+971501112233', text: 'x', idempotencyKey: 'old' });
+    const pending = await outbox.accept({ to: '+971501112233', text: 'y', idempotencyKey: 'pending' });
+    // 'old' finishes and leaves the document; 'pending' is still queued
+    const m = outbox.assign(first.id, A);
+    outbox.markSending(first.id, A, m.epoch);
+    outbox.markSent(first.id, A, m.epoch);
+    outbox.markReceipt(first.id, 'delivered');
+    now += 25 * 60 * 60 * 1000;
+    await outbox.accept({ to: '+971501112233', text: 'z', idempotencyKey: 'new' });
+    expect(Object.keys(store.data.idempotency).sort()).toEqual(['new', 'pending']);
+    expect((await outbox.accept({ to: '+971501112233', text: 'y', idempotencyKey: 'pending' })).id).toBe(
+      pending.id,
+    );
+  });
+
+  it('moves a sent message that never got a receipt to the history file after a day', async () => {
+    const { store, dir } = await openStore();
+    let now = Date.UTC(2026, 0, 1);
+    const outbox = new Outbox(store, { ...realClock, now: () => now }, new HistoryLog(dir));
+    const { id } = await outbox.accept({ to: '+971501112233', text: 'no receipt' });
+    const m = outbox.assign(id, A);
+    outbox.markSending(id, A, m.epoch);
+    outbox.markSent(id, A, m.epoch);
+    now += 25 * 60 * 60 * 1000;
+    await outbox.accept({ to: '+971501112233', text: 'later' });
+    expect(store.data.messages[id]).toBeUndefined();
+    expect(new HistoryLog(dir).find(id)?.status).toBe('sent');
   });
 
   it('failover moves every pending message and affinity entry of the failed master to the backup in one commit', async () => {

@@ -1,17 +1,10 @@
 // A master actor on a simulated network and a SimulatedClock, with a log of its states and facts.
 import { type Actor, createActor } from 'xstate';
 import { createMasterLogic } from '../../actors/master.actor.ts';
+import { stateLabel } from '../../actors/master-log.ts';
 import { SimNetwork } from '../../actors/sim.transport.ts';
 import type { MasterEmitted, MasterSettings } from '../../machines/master.machine.ts';
 import { advance, simClock } from './clock.ts';
-
-export function stateName(value: unknown): string {
-  return typeof value === 'string'
-    ? value
-    : Object.entries(value as Record<string, unknown>)
-        .map(([k, v]) => `${k}.${stateName(v)}`)
-        .join(',');
-}
 
 export function simMaster(phone = '+15550000001', settings: Partial<MasterSettings> = {}) {
   const clock = simClock();
@@ -21,7 +14,7 @@ export function simMaster(phone = '+15550000001', settings: Partial<MasterSettin
   const states: string[] = [];
   const facts: MasterEmitted[] = [];
   actor.subscribe((s) => {
-    const name = stateName(s.value);
+    const name = stateLabel(s.value);
     if (states.at(-1) !== name) states.push(name);
   });
   actor.on('*', (e) => facts.push(e));
@@ -32,7 +25,7 @@ export function simMaster(phone = '+15550000001', settings: Partial<MasterSettin
     actor,
     states,
     facts,
-    state: () => stateName(actor.getSnapshot().value),
+    state: () => stateLabel(actor.getSnapshot().value),
     advance: (ms: number) => advance(clock, ms, 25),
     fault: (kind: Parameters<SimNetwork['inject']>[1]['kind'], extra: object = {}) =>
       network.inject(phone, { kind, ...extra }),

@@ -415,6 +415,8 @@ export const masterMachine = setup({
           },
           on: {
             'health.probe.succeeded': [
+              // A slow answer is no proof of health: the run of good probes starts again.
+              { guard: 'probeIsSlow', actions: 'countSlowProbe' },
               {
                 guard: 'successReachesThreshold',
                 target: '#master.healthy',

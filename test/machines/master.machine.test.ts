@@ -126,6 +126,19 @@ describe('master machine: transitions', () => {
     expect(s.context.lastError).toBeNull();
   });
 
+  it('does not trust a slow probe in "recovering.probation": the run of good probes starts again', () => {
+    const s = run(
+      healthy(),
+      { type: 'transport.connection.closed', code: 428 },
+      connected,
+      ok(),
+      slow(),
+      ok(),
+    );
+    expect(s.value).toEqual({ recovering: 'probation' });
+    expect(run(s, ok()).value).toBe('healthy');
+  });
+
   it('goes from "recovering.connecting" to "failed.backoff" when the reconnect fails', () => {
     const s = run(healthy(), { type: 'transport.connection.closed', code: 428 }, reconnectFailed);
     expect(s.value).toEqual({ failed: 'backoff' });
@@ -207,7 +220,9 @@ const toEvent: Record<Input, AnyEvent> = {
 };
 
 describe('master machine: property', () => {
-  fcTest.prop([fc.array(fc.constantFrom(...inputs), { maxLength: 60 })])(
+  fcTest.prop([fc.array(fc.constantFrom(...inputs), { maxLength: 60 })], {
+    numRuns: Number(process.env.PROP_RUNS ?? 300),
+  })(
     'is failed iff the last 3 probes while routable failed or a permanent close came, and only "master.reset" leaves "needsRepair"',
     (seq) => {
       type Mode = 'connecting' | 'probation' | 'routable' | 'failed' | 'needsRepair';
@@ -236,7 +251,8 @@ describe('master machine: property', () => {
           if (input === 'ok') {
             goods++;
             if (goods >= 2) mode = 'routable';
-          } else if (input === 'fail' || input === 'retryableClose') mode = 'failed';
+          } else if (input === 'slow') goods = 0;
+          else if (input === 'fail' || input === 'retryableClose') mode = 'failed';
         } else if (input === 'reset') mode = 'connecting';
         if (mode === 'routable' && before !== 'routable') fails = 0;
 

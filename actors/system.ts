@@ -260,6 +260,7 @@ export class SwitchboardSystem {
       });
       this.dispatchers.set(phone, dispatcher);
       let lastTop = '';
+      let wasRoutable: boolean | undefined;
       const sub = ref.subscribe((snapshot) => {
         const top =
           typeof snapshot.value === 'string' ? snapshot.value : (Object.keys(snapshot.value)[0] ?? '');
@@ -267,7 +268,10 @@ export class SwitchboardSystem {
           lastTop = top;
           this.#since.set(phone, this.clock.now());
         }
+        // Every probe makes a snapshot; only a change of routability is news to dispatch.
         const routable = snapshot.hasTag('routable');
+        if (routable === wasRoutable) return;
+        wasRoutable = routable;
         dispatcher.setRoutable(routable);
         if (routable) this.assigner.schedule();
       });

@@ -5,11 +5,15 @@ import { assign, emit, not, setup } from 'xstate';
 
 export interface BalancerMasterRoute {
   phone: string;
+  /** Lower is preferred (priority strategy). */
   priority: number;
+  /** ISO country code the number serves (geolocation strategy). */
   region: string;
+  /** Relative share (round-robin, least-loaded). */
   weight: number;
+  /** Token bucket refill rate. */
   ratePerMinute: number;
-  /** A new number: its rate ramps up over this many ms. */
+  /** A new number: its rate ramps up linearly over this many ms (0 or absent: no ramp). */
   warmUpMs?: number;
 }
 

@@ -1,19 +1,10 @@
 // The balancer's routing table: one row per master in typed arrays (struct of arrays), mutated in
 // place, so a routing decision reads numbers and allocates nothing. Strategies are functions over it.
 
-export interface MasterRoute {
-  phone: string;
-  /** Lower is preferred (priority strategy). */
-  priority: number;
-  /** ISO country code the number serves (geolocation strategy). */
-  region: string;
-  /** Relative share (round-robin, least-loaded). */
-  weight: number;
-  /** Token bucket refill rate. */
-  ratePerMinute: number;
-  /** A new number: its rate ramps up linearly over this many ms (0 or absent: no ramp). */
-  warmUpMs?: number;
-}
+import type { BalancerMasterRoute } from '../../machines/balancer.machine.ts';
+
+/** One master as the table sees it (the balancer machine's event payload, one definition for both). */
+export type MasterRoute = BalancerMasterRoute;
 
 export interface RoutingTableOptions {
   /** The bucket holds at most this many seconds' worth of tokens (at least one token). Default 10. */

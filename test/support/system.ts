@@ -7,7 +7,6 @@ import type { SimulatedClock } from 'xstate';
 import { SimNetwork } from '../../actors/sim.transport.ts';
 import { SwitchboardSystem } from '../../actors/system.ts';
 import { type ConfigInput, parseConfig } from '../../src/config.ts';
-import { HistoryLog } from '../../src/store/history.ts';
 import { Store, type StoreOptions } from '../../src/store/store.ts';
 import { simClock } from './clock.ts';
 
@@ -52,17 +51,16 @@ export async function startTestSystem(
   const clock = simClock();
   clock.set(Date.UTC(2026, 0, 1));
   const config = testConfig(dir, options.masters ?? 3, options.config);
-  const store = await Store.open(dir, { fsync: false, ...options.store });
+  const store = await Store.open(dir, {
+    fsync: false,
+    checkpointer: 'inline',
+    freeze: true,
+    clock,
+    ...options.store,
+  });
   const network = new SimNetwork({ clock, latencyMs: 20, seed: 3 });
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
-  const system = new SwitchboardSystem({
-    config,
-    store,
-    log,
-    clock,
-    network,
-    history: new HistoryLog(dir),
-  }).start();
+  const system = await new SwitchboardSystem({ config, store, log, clock, network }).start();
   const advance = async (ms: number, stepMs = 20) => {
     await settle();
     for (let t = 0; t < ms; t += stepMs) {

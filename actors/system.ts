@@ -479,6 +479,7 @@ export class SwitchboardSystem {
   /** Incidents: the audit log plus the ones still running, newest first. */
   failovers(): FailoverRecord[] {
     const stored = [...this.store.map('failovers').values()];
+    for (const r of this.#unwrittenAudits.values()) if (!this.store.get('failovers', r.id)) stored.push(r);
     const known = new Set(stored.map((f) => f.id));
     const running: FailoverRecord[] = [];
     for (const incident of Object.values(this.supervisor.getSnapshot().context.incidents)) {

@@ -12,13 +12,15 @@ export interface BenchReport {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-const wanted = process.argv.slice(2);
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const quick = process.argv.includes('--quick');
 const files = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))
   .filter((f) => wanted.length === 0 || wanted.some((w) => f.includes(w)))
   .sort();
 
-const out = join(here, 'results');
+// A quick run (CI) writes elsewhere: its figures are not the ones to quote.
+const out = join(here, quick ? 'results/quick' : 'results');
 mkdirSync(out, { recursive: true });
 const sections: string[] = [
   `# switchboard benchmarks\n\n${new Date().toISOString()}, Node ${process.version}\n`,
@@ -39,7 +41,7 @@ for (const file of files) {
   }
 }
 writeFileSync(join(out, 'latest.md'), sections.join('\n'));
-console.log(`\nwritten to ${join('bench', 'results')}/`);
+console.log(`\nwritten to ${out}/`);
 
 function markdown(report: BenchReport): string {
   const cols = Object.keys(report.rows[0] ?? {});

@@ -9,7 +9,10 @@ import { type Actor, createActor, waitFor } from 'xstate';
 import { createMasterLogic } from '../../actors/master.actor.ts';
 import { stateLabel } from '../../actors/master-log.ts';
 import { AuthStore, authDir } from '../../actors/transports/baileys/auth-store.ts';
-import { BaileysTransport, type BaileysTransportOptions } from '../../actors/transports/baileys/baileys.transport.ts';
+import {
+  BaileysTransport,
+  type BaileysTransportOptions,
+} from '../../actors/transports/baileys/baileys.transport.ts';
 import type { MasterEmitted, MasterSettings } from '../../machines/master.machine.ts';
 import { trustEndpointRoot, type WaEndpoint } from './wa-endpoint.ts';
 

@@ -12,11 +12,13 @@ import {
   encodeBinaryNode,
   getBinaryNodeChild,
   hkdf,
+  hmacSign,
   type KeyPair,
   NOISE_MODE,
   NOISE_WA_HEADER,
   proto,
   sha256,
+  WA_ADV_ACCOUNT_SIG_PREFIX,
   WA_CERT_DETAILS,
 } from 'baileys';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -133,6 +135,10 @@ export class WaConnection {
   silent = false;
   /** Position among the endpoint's connections that completed a handshake (0-based). */
   index = -1;
+  /** The client's static Noise key: Baileys' creds.noiseKey, the same on every socket of one account. */
+  clientStatic: Buffer = Buffer.alloc(0);
+  /** The user (phone digits) of a login; undefined for a registration (a device asking to pair). */
+  username: string | undefined;
   #transport: { enc: Buffer; dec: Buffer; w: number; r: number } | null = null;
 
   constructor(readonly ws: WebSocket) {}
@@ -150,6 +156,22 @@ export class WaConnection {
 
   get open(): boolean {
     return this.ws.readyState === this.ws.OPEN;
+  }
+
+  readonly #replies = new Map<string, () => void>();
+
+  /** Runs `fn` when the client answers the iq `id`. */
+  onReply(id: string, fn: () => void): void {
+    this.#replies.set(id, fn);
+  }
+
+  /** @internal */
+  replied(id: string | undefined): boolean {
+    const fn = id === undefined ? undefined : this.#replies.get(id);
+    if (!fn || id === undefined) return false;
+    this.#replies.delete(id);
+    fn();
+    return true;
   }
 
   send(node: BinaryNode): void {
@@ -212,6 +234,8 @@ export class WaEndpoint {
   pings = 0;
   /** HTTP status the next upgrades are answered with instead of a WebSocket (503, 403 ...), or null. */
   refuseUpgradeWith: number | null = null;
+  /** Runs after every login (`<success>` sent): tests script the server's next move here. */
+  onLogin: ((conn: WaConnection) => void) | null = null;
   readonly #lid: string;
   readonly #server: Server;
   readonly #wss: WebSocketServer;
@@ -249,6 +273,11 @@ export class WaEndpoint {
     return endpoint;
   }
 
+  /** Refused upgrades whose TCP connection the client has not closed yet. */
+  get refusedOpen(): number {
+    return this.#refused.size;
+  }
+
   get url(): string {
     return `ws://127.0.0.1:${this.#port}/ws/chat`;
   }
@@ -263,6 +292,57 @@ export class WaEndpoint {
     const existing = this.connections[n - 1];
     if (existing) return Promise.resolve(existing);
     return new Promise((resolve) => this.#waiters.push({ count: n, resolve }));
+  }
+
+  /**
+   * What the phone does when it scans `qr` (the string Baileys shows): signs a device identity for
+   * the key in the QR and sends <pair-success> for `phone`, then asks for the restart (515).
+   */
+  scan(qr: string, phone: string): void {
+    const conn = this.current;
+    if (!conn) throw new Error('no connection to pair');
+    const [, , identityB64, advB64] = qr.replace(/^.*#/, '').split(',');
+    const identityKey = Buffer.from(identityB64!, 'base64');
+    const deviceDetails = proto.ADVDeviceIdentity.encode({
+      rawId: 1,
+      timestamp: Math.floor(Date.now() / 1000),
+      keyIndex: 1,
+    }).finish();
+    const account = Curve.generateKeyPair();
+    const accountSignature = Curve.sign(
+      account.private,
+      Buffer.concat([WA_ADV_ACCOUNT_SIG_PREFIX, deviceDetails, identityKey]),
+    );
+    const details = proto.ADVSignedDeviceIdentity.encode({
+      details: deviceDetails,
+      accountSignatureKey: account.public,
+      accountSignature,
+    }).finish();
+    const hmac = hmacSign(Buffer.from(details), Buffer.from(advB64!, 'base64'));
+    const digits = phone.replace(/^\+/, '');
+    conn.onReply('pair-success', () => conn.streamError(515));
+    conn.send({
+      tag: 'iq',
+      attrs: { id: 'pair-success', type: 'result', from: 's.whatsapp.net' },
+      content: [
+        {
+          tag: 'pair-success',
+          attrs: {},
+          content: [
+            {
+              tag: 'device-identity',
+              attrs: {},
+              content: proto.ADVSignedDeviceIdentityHMAC.encode({ details, hmac }).finish(),
+            },
+            { tag: 'platform', attrs: { name: 'android' } },
+            {
+              tag: 'device',
+              attrs: { jid: `${digits}:7@s.whatsapp.net`, lid: this.#lid.replace('@', ':7@') },
+            },
+          ],
+        },
+      ],
+    });
   }
 
   /** Stops accepting: open connections are cut, new ones refused at the TCP level. */
@@ -320,7 +400,9 @@ export class WaEndpoint {
           const { clientFinish } = proto.HandshakeMessage.decode(frame);
           const clientStatic = noise!.decrypt(clientFinish!.static!);
           noise!.mix(Curve.sharedKey(serverEphemeral!.private, clientStatic));
-          noise!.decrypt(clientFinish!.payload!); // the ClientPayload: who logs in; not checked here
+          const payload = proto.ClientPayload.decode(noise!.decrypt(clientFinish!.payload!));
+          conn.clientStatic = Buffer.from(clientStatic);
+          conn.username = payload.username == null ? undefined : String(payload.username);
           const { clientWrite, clientRead } = noise!.split();
           conn.setTransport(clientRead, clientWrite);
           stage = 'transport';
@@ -330,10 +412,30 @@ export class WaEndpoint {
             this.#waiters.splice(this.#waiters.indexOf(w), 1);
             w.resolve(this.connections[w.count - 1]!);
           }
+          if (conn.username === undefined) {
+            // A registration: offer QR references, as WhatsApp does for a device that is not paired.
+            conn.send({
+              tag: 'iq',
+              attrs: { id: `pair-${conn.index}`, type: 'set', from: 's.whatsapp.net', xmlns: 'md' },
+              content: [
+                {
+                  tag: 'pair-device',
+                  attrs: {},
+                  content: ['REF-1', 'REF-2', 'REF-3'].map((ref) => ({
+                    tag: 'ref',
+                    attrs: {},
+                    content: Buffer.from(ref),
+                  })),
+                },
+              ],
+            });
+            return;
+          }
           const t = String(Math.floor(Date.now() / 1000));
           conn.send({ tag: 'success', attrs: { t, lid: this.#lid } });
           // The real server ends the offline backlog with this; Baileys buffers events until it arrives.
           conn.send({ tag: 'ib', attrs: {}, content: [{ tag: 'offline', attrs: { count: '0' } }] });
+          this.onLogin?.(conn);
         } else {
           const node = await decodeBinaryNode(conn.decrypt(frame));
           if (!conn.silent) this.#answer(conn, node);
@@ -348,6 +450,10 @@ export class WaEndpoint {
       return;
     }
     if (node.tag !== 'iq' || !node.attrs.id) return;
+    if (node.attrs.type === 'result' || node.attrs.type === 'error') {
+      conn.replied(node.attrs.id);
+      return;
+    }
     const first = Array.isArray(node.content) ? node.content[0] : undefined;
     let content: BinaryNode[] | undefined;
     switch (node.attrs.xmlns) {

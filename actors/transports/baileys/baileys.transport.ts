@@ -18,7 +18,7 @@ import {
   SendError,
   type Transport,
 } from '../../transport.ts';
-import { AuthStore } from './auth-store.ts';
+import { AuthStore, readPaired } from './auth-store.ts';
 
 type BaileysLogger = Parameters<typeof makeWASocket>[0]['logger'];
 
@@ -87,9 +87,9 @@ export class BaileysTransport implements Transport {
     );
   }
 
-  /** Whether the credentials on disk belong to a paired device (false before the first connect reads them). */
+  /** Whether this master's credentials belong to a paired device (re-read from disk until they do). */
   get paired(): boolean {
-    return this.#auth?.paired ?? false;
+    return this.#auth?.paired || readPaired(this.#options.authDir);
   }
 
   get connected(): boolean {

@@ -256,7 +256,11 @@ export class WaEndpoint {
         // Answer the upgrade with a plain HTTP error and keep the socket open: this is the case
         // where Baileys waits forever (it listens for 'unexpected-response' and does nothing).
         this.#refused.add(socket);
-        socket.on('close', () => this.#refused.delete(socket));
+        socket.on('close', () => {
+          this.#refused.delete(socket);
+          this.refusedClosed++;
+        });
+        socket.on('end', () => socket.destroy()); // http sockets are half-open: the client left
         socket.on('error', () => undefined);
         socket.write(`HTTP/1.1 ${this.refuseUpgradeWith} Refused\r\nContent-Length: 0\r\n\r\n`);
         return;
@@ -272,6 +276,9 @@ export class WaEndpoint {
     endpoint.#port = typeof address === 'object' && address ? address.port : 0;
     return endpoint;
   }
+
+  /** Refused upgrades whose TCP connection the client closed. */
+  refusedClosed = 0;
 
   /** Refused upgrades whose TCP connection the client has not closed yet. */
   get refusedOpen(): number {

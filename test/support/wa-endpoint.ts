@@ -234,6 +234,8 @@ export class WaEndpoint {
   pings = 0;
   /** HTTP status the next upgrades are answered with instead of a WebSocket (503, 403 ...), or null. */
   refuseUpgradeWith: number | null = null;
+  /** Sees every iq the client sends (before it is answered). */
+  onRequest: ((node: BinaryNode) => void) | null = null;
   /** Runs after every login (`<success>` sent): tests script the server's next move here. */
   onLogin: ((conn: WaConnection) => void) | null = null;
   readonly #lid: string;
@@ -461,6 +463,7 @@ export class WaEndpoint {
       conn.replied(node.attrs.id);
       return;
     }
+    this.onRequest?.(node);
     const first = Array.isArray(node.content) ? node.content[0] : undefined;
     let content: BinaryNode[] | undefined;
     switch (node.attrs.xmlns) {

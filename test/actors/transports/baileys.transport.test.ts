@@ -226,6 +226,7 @@ describe('Baileys transport against a loopback WhatsApp endpoint', () => {
     const err = await send(transport, 'SB-RESTRICTED').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SendError);
     expect(err).toMatchObject({ code: 463, ambiguous: false, recipientFault: false });
+    expect(endpoint.received.map((m) => m.id)).toEqual(['SB-RESTRICTED']);
     const e = err as SendError;
     master.actor.send({ type: 'send.failed', reason: e.message, ...(e.code ? { code: e.code } : {}) });
     expect(master.state()).toBe('degraded');

@@ -11,8 +11,14 @@ export interface BenchReport {
   notes?: string[];
 }
 
+export interface BenchOptions {
+  /** `npm run bench -- --quick`: a few seconds per bench, for CI; figures are rougher. */
+  quick: boolean;
+}
+
 const here = dirname(fileURLToPath(import.meta.url));
-const wanted = process.argv.slice(2);
+const options: BenchOptions = { quick: process.argv.includes('--quick') };
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const files = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))
   .filter((f) => wanted.length === 0 || wanted.some((w) => f.includes(w)))
@@ -26,9 +32,11 @@ const sections: string[] = [
 
 for (const file of files) {
   const name = basename(file, '.bench.ts');
-  const mod = (await import(join(here, file))) as { default: () => Promise<BenchReport | BenchReport[]> };
+  const mod = (await import(join(here, file))) as {
+    default: (options: BenchOptions) => Promise<BenchReport | BenchReport[]>;
+  };
   const started = performance.now();
-  const reports = [await mod.default()].flat();
+  const reports = [await mod.default(options)].flat();
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   writeFileSync(join(out, `${name}.json`), `${JSON.stringify(reports, null, 2)}\n`);
   for (const report of reports) {

@@ -54,6 +54,7 @@ export function baileysTransport(
     openTimeoutMs: 3_000,
     probeTimeoutMs: 1_000,
     keepAliveIntervalMs: 30_000,
+    queryTimeoutMs: 2_000,
     fsync: false,
     endpoint: typeof endpoint === 'string' ? endpoint : endpoint.url,
     ...overrides,

@@ -29,9 +29,15 @@ import { type WebSocket, WebSocketServer } from 'ws';
  */
 const ROOT: KeyPair = Curve.generateKeyPair();
 
-export function trustEndpointRoot(): void {
-  WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(ROOT.public);
+/** Makes this process's Baileys trust the endpoint root (of this process, or `publicKey` from another). */
+export function trustEndpointRoot(publicKey: Uint8Array = ROOT.public): void {
+  WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(publicKey);
   WA_CERT_DETAILS.SERIAL = 0;
+}
+
+/** The endpoint root's public key, for a client in another process. */
+export function endpointRootKey(): Buffer {
+  return Buffer.from(ROOT.public);
 }
 
 const iv = (n: number) => {

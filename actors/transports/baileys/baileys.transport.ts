@@ -43,6 +43,8 @@ export interface BaileysTransportOptions {
   probeTimeoutMs: number;
   /** Baileys' keep-alive ping interval (it closes with 408 after ~interval + 5 s of silence). */
   keepAliveIntervalMs?: number;
+  /** Deadline of Baileys' own queries (default 20 s); queries pending when a socket dies wait this long. */
+  queryTimeoutMs?: number;
   /** fsync auth writes (default true). */
   fsync?: boolean;
   /**
@@ -208,7 +210,7 @@ export class BaileysTransport implements Transport {
       ...(this.#options.endpoint ? { waWebSocketUrl: this.#options.endpoint } : {}),
       connectTimeoutMs: this.#options.openTimeoutMs,
       keepAliveIntervalMs: this.#options.keepAliveIntervalMs ?? 30_000,
-      defaultQueryTimeoutMs: 20_000,
+      defaultQueryTimeoutMs: this.#options.queryTimeoutMs ?? 20_000,
       // A sender fleet: the phone keeps its notifications, no history to download.
       markOnlineOnConnect: false,
       syncFullHistory: false,

@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { waitFor } from 'xstate';
-import { stateLabel } from '../actors/master-log.ts';
 import type { BaileysTransport } from '../actors/transports/baileys/baileys.transport.ts';
 import {
   baileysMaster,

@@ -71,7 +71,7 @@ describe('Baileys transport against a loopback WhatsApp endpoint', () => {
     const { data, endpoint, master } = await setup();
     await master.reach('healthy');
     endpoint.current!.streamError(515);
-    await master.reach((s) => s.startsWith('recovering'));
+    await master.reach((s) => s.startsWith('recovering'), 300);
     await master.reach('healthy');
     expect(endpoint.connections).toHaveLength(2);
     const creds = (await AuthStore.open(authDir(data.dir, A))).state.creds;
@@ -84,9 +84,11 @@ describe('Baileys transport against a loopback WhatsApp endpoint', () => {
     const { endpoint, master } = await setup();
     await master.reach('healthy');
     endpoint.current!.drop();
-    await master.reach((s) => s.startsWith('recovering'), 2_000);
+    // at once: well before the next probe could even fail (interval 150 ms + timeout 400 ms)
+    await master.reach((s) => s.startsWith('recovering'), 300);
     await master.reach('healthy');
     expect(endpoint.connections).toHaveLength(2);
+    expect(master.states.some((s) => s === 'degraded' || s.startsWith('failed'))).toBe(false);
     expect(master.context().lastCloseCode).toBeNull(); // cleared once healthy again
     expect(master.states).toContain('recovering.connecting');
   });
@@ -131,9 +133,10 @@ describe('Baileys transport against a loopback WhatsApp endpoint', () => {
     const { endpoint, master } = await setup();
     await master.reach('healthy');
     endpoint.current!.unknownStreamError();
-    await master.reach((s) => s.startsWith('recovering'));
+    await master.reach((s) => s.startsWith('recovering'), 300);
     await master.reach('healthy');
     expect(endpoint.connections).toHaveLength(2);
+    expect(master.states.some((s) => s === 'degraded' || s.startsWith('failed'))).toBe(false);
   });
 
   it('500 on every connection gives up after 3 attempts: "failed.needsRepair"', async () => {

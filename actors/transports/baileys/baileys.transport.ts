@@ -29,6 +29,21 @@ const MAX_RESTARTS_PER_CONNECT = 3;
 /** Recipients confirmed on WhatsApp are not looked up again for this long. */
 const CONTACT_TTL_MS = 6 * 60 * 60_000;
 const MAX_REMEMBERED = 5_000;
+/** Where Baileys' log records carry phone numbers (a child's redact replaces the root's, so `to` is repeated). */
+const BAILEYS_PERSONAL_FIELDS = [
+  'to',
+  'from',
+  'jid',
+  'participant',
+  'remoteJid',
+  'recipient',
+  '*.to',
+  '*.from',
+  '*.jid',
+  '*.participant',
+  '*.remoteJid',
+  '*.recipient',
+];
 
 export interface BaileysTransportOptions {
   phone: string;
@@ -83,9 +98,13 @@ export class BaileysTransport implements Transport {
     this.phone = options.phone;
     this.#options = options;
     this.#log = options.log.child({ master: options.phone, transport: 'baileys' });
+    const level = quieter(this.#log, options.logLevel ?? 'warn');
     this.#baileysLog = this.#log.child(
       { component: 'baileys' },
-      { level: quieter(this.#log, options.logLevel ?? 'warn') },
+      // Baileys logs JIDs (recipients' numbers) under its own field names; below debug they are redacted.
+      level === 'debug' || level === 'trace'
+        ? { level }
+        : { level, redact: { paths: BAILEYS_PERSONAL_FIELDS, censor: '[redacted]' } },
     );
   }
 

@@ -1,5 +1,6 @@
 // The Baileys transport through a real Baileys socket against the loopback endpoint, driving a
 // master actor in real time: what each server behaviour does to the master's state.
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Receipt } from '../../../actors/transport.ts';
 import { SendError } from '../../../actors/transport.ts';
@@ -244,6 +245,28 @@ describe('Baileys transport against a loopback WhatsApp endpoint', () => {
     expect(endpoint.received).toHaveLength(0);
     await send(transport, 'SB-SOMEBODY');
     expect(endpoint.received.map((m) => m.id)).toEqual(['SB-SOMEBODY']);
+  });
+
+  it("Baileys' own records go through our logger at warn, recipients' numbers redacted", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
+    const data = tempDataDir();
+    const endpoint = await WaEndpoint.start({ ack: { error: 463 } });
+    cleanups.push(
+      () => data.remove(),
+      () => endpoint.close(),
+    );
+    await seedPairedAuth(data.dir, A);
+    const transport = baileysTransport(data.dir, A, endpoint, { log });
+    cleanups.push(() => transport.close());
+    await transport.connect(new AbortController().signal);
+    await send(transport, 'SB-LOGGED').catch(() => undefined);
+    const baileys = lines.filter((l) => l.component === 'baileys');
+    expect(baileys.length).toBeGreaterThan(0); // Baileys warns about the 463
+    expect(baileys.every((l) => (l.level as number) >= 40)).toBe(true); // nothing below warn
+    expect(baileys.every((l) => l.master === A)).toBe(true);
+    expect(JSON.stringify(baileys)).not.toContain('15550002222');
+    expect(JSON.stringify(baileys)).toContain('[redacted]');
   });
 
   it('send() and probe() refuse at once while there is no open socket', async () => {

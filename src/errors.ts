@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'SB_ERR_NO_BACKUP'
   | 'SB_ERR_VALIDATION'
   | 'SB_ERR_UNAUTHORIZED'
+  | 'SB_ERR_FORBIDDEN'
+  | 'SB_ERR_RATE_LIMITED'
   | 'SB_ERR_NOT_SIM'
   | 'SB_ERR_STOPPING';
 

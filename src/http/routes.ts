@@ -20,18 +20,22 @@ import {
 } from './schemas.ts';
 
 type Phone = { Params: { phone: string } };
-const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema };
+const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema };
 
 export function healthRoutes(sb: Switchboard): FastifyPluginAsync {
   return async (app) => {
+    // The probes are the only public routes: an orchestrator polls them without a token.
     app.get(
       '/healthz',
-      { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+      {
+        config: { access: 'public' },
+        schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },
+      },
       async () => ({
         status: 'ok',
       }),
     );
-    app.get('/readyz', async (_request, reply) => {
+    app.get('/readyz', { config: { access: 'public' } }, async (_request, reply) => {
       const routable = sb
         .getMasterStatus()
         .filter((m) => m.state === 'healthy' || m.state === 'degraded').length;

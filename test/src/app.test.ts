@@ -696,10 +696,12 @@ describe('the HTTP API with a token', () => {
     expectError(res, 401, 'SB_ERR_UNAUTHORIZED');
   });
 
-  it('keeps GET routes open without a token', async () => {
+  it('keeps only /healthz and /readyz open without a token; reads answer 401 without it and 200 with it', async () => {
+    for (const url of ['/healthz', '/readyz']) {
+      const res = await r.app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(200);
+    }
     for (const url of [
-      '/healthz',
-      '/readyz',
       '/api/masters',
       `/api/masters/${enc(A)}`,
       '/api/messages',
@@ -707,7 +709,8 @@ describe('the HTTP API with a token', () => {
       '/api/failovers',
       '/api/sim/sends',
     ]) {
-      const res = await r.app.inject({ method: 'GET', url });
+      expectError(await r.app.inject({ method: 'GET', url }), 401, 'SB_ERR_UNAUTHORIZED');
+      const res = await r.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${TOKEN}` } });
       expect(res.statusCode, url).toBe(200);
     }
   });

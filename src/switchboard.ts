@@ -161,7 +161,7 @@ export class Switchboard {
       detail: detail ?? null,
       reason: snapshot?.context.lastError ?? null,
       transport: cfg.transport,
-      paired: cfg.transport === 'baileys' ? (sys.transport(phone).paired ?? false) : null,
+      paired: cfg.transport === 'baileys' ? (sys.transport(phone).paired ?? null) : null,
       priority: cfg.priority,
       region: cfg.region,
       weight: cfg.weight,

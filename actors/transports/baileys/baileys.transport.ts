@@ -87,6 +87,8 @@ export class BaileysTransport implements Transport {
   #sock: WASocket | null = null;
   #open = false;
   #closed = false;
+  /** Ends the wait for `open` of the socket being opened (retired sockets report nothing themselves). */
+  #cancelOpen: (() => void) | null = null;
   readonly #pending = new Map<string, PendingSend>();
   readonly #contacts = new Map<string, number>();
   /** Messages we sent, for Baileys' retry path (a recipient that could not decrypt asks again). */
@@ -208,6 +210,7 @@ export class BaileysTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#cancelOpen?.();
     this.#retire(this.#sock);
     await this.#auth?.flush();
   }
@@ -255,6 +258,7 @@ export class BaileysTransport implements Transport {
       const finish = (outcome: OpenOutcome) => {
         if (done) return;
         done = true;
+        this.#cancelOpen = null;
         clearTimeout(watchdog);
         signal.removeEventListener('abort', onAbort);
         if (!outcome.ok) this.#retire(sock);
@@ -273,6 +277,8 @@ export class BaileysTransport implements Transport {
       );
       const onAbort = () => finish({ ok: false, code: undefined, reason: 'connect aborted', report: false });
       signal.addEventListener('abort', onAbort, { once: true });
+      this.#cancelOpen = () =>
+        finish({ ok: false, code: undefined, reason: 'transport closed', report: false });
       sock.ev.on('connection.update', (update) => {
         if (this.#sock !== sock) return;
         if (update.connection === 'open') {

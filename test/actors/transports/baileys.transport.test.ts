@@ -269,6 +269,25 @@ describe('Baileys transport against a loopback WhatsApp endpoint', () => {
     expect(JSON.stringify(baileys)).toContain('[redacted]');
   });
 
+  it('close() during a hung connect ends it at once instead of at the watchdog', async () => {
+    const data = tempDataDir();
+    const endpoint = await WaEndpoint.start();
+    endpoint.refuseUpgradeWith = 503;
+    cleanups.push(
+      () => data.remove(),
+      () => endpoint.close(),
+    );
+    await seedPairedAuth(data.dir, A);
+    const transport = baileysTransport(data.dir, A, endpoint, { openTimeoutMs: 10_000 });
+    const connecting = transport.connect(new AbortController().signal).catch((e: unknown) => e);
+    await sleep(200);
+    const started = Date.now();
+    await transport.close();
+    expect(await connecting).toBeInstanceOf(Error);
+    expect(Date.now() - started).toBeLessThan(1_000);
+    await expect.poll(() => endpoint.refusedClosed, { timeout: 500 }).toBe(1);
+  });
+
   it('send() and probe() refuse at once while there is no open socket', async () => {
     const { transport } = await setup({ paired: false });
     await expect(send(transport, 'SB-NOSOCKET')).rejects.toMatchObject({ code: 428, ambiguous: false });

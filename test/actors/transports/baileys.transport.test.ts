@@ -72,21 +72,21 @@ describe('Baileys transport against a loopback WhatsApp endpoint', () => {
     const { data, endpoint, master } = await setup();
     await master.reach('healthy');
     endpoint.current!.streamError(515);
-    await master.reach((s) => s.startsWith('recovering'), 300);
+    await master.reach((s) => s.startsWith('recovering'));
     await master.reach('healthy');
     expect(endpoint.connections).toHaveLength(2);
     const creds = (await AuthStore.open(authDir(data.dir, A))).state.creds;
     expect(endpoint.connections[1]!.clientStatic).toEqual(endpoint.connections[0]!.clientStatic);
     expect(endpoint.connections[1]!.clientStatic).toEqual(Buffer.from(creds.noiseKey.public));
-    expect(master.states.some((s) => s.startsWith('failed'))).toBe(false);
+    expect(master.states.some((s) => s === 'degraded' || s.startsWith('failed'))).toBe(false);
   });
 
   it('a TCP drop (428) goes to "recovering" at once and back to "healthy" on a new socket', async () => {
     const { endpoint, master } = await setup();
     await master.reach('healthy');
     endpoint.current!.drop();
-    // at once: well before the next probe could even fail (interval 150 ms + timeout 400 ms)
-    await master.reach((s) => s.startsWith('recovering'), 300);
+    // at once: not after failed probes (the states below never pass through "degraded")
+    await master.reach((s) => s.startsWith('recovering'));
     await master.reach('healthy');
     expect(endpoint.connections).toHaveLength(2);
     expect(master.states.some((s) => s === 'degraded' || s.startsWith('failed'))).toBe(false);
@@ -134,7 +134,7 @@ describe('Baileys transport against a loopback WhatsApp endpoint', () => {
     const { endpoint, master } = await setup();
     await master.reach('healthy');
     endpoint.current!.unknownStreamError();
-    await master.reach((s) => s.startsWith('recovering'), 300);
+    await master.reach((s) => s.startsWith('recovering'));
     await master.reach('healthy');
     expect(endpoint.connections).toHaveLength(2);
     expect(master.states.some((s) => s === 'degraded' || s.startsWith('failed'))).toBe(false);
@@ -161,7 +161,7 @@ describe('Baileys transport against a loopback WhatsApp endpoint', () => {
     await master.reach('degraded');
     // the next probe starts within one interval and fails at its timeout
     expect(Date.now() - started).toBeLessThan(
-      FAST_SETTINGS.probeIntervalMs! + FAST_SETTINGS.probeTimeoutMs! + 250,
+      FAST_SETTINGS.probeIntervalMs! + FAST_SETTINGS.probeTimeoutMs! + 600,
     );
     expect(master.context().lastError).toMatch(/probe timed out after 400 ms/);
     await master.reach('failed.backoff');

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import makeWASocket, { type WASocket } from 'baileys';
 import { SwitchboardError } from '../../../src/errors.ts';
 import type { Logger } from '../../../src/logger.ts';
+import { type DataDirLock, lockDataDir } from '../../../src/store/lock.ts';
 import { AuthStore, authDir, readPaired } from './auth-store.ts';
 
 export interface PairOptions {
@@ -34,7 +35,7 @@ const MAX_RESTARTS = 3;
 
 /** Pairs `phone`; resolves with the linked device's JID once its credentials are stored. */
 export async function pairNumber(options: PairOptions): Promise<{ jid: string }> {
-  const { phone, log } = options;
+  const { phone } = options;
   const target = authDir(options.dataDir, phone);
   if (!options.force && readPaired(target)) {
     throw new SwitchboardError(
@@ -42,6 +43,30 @@ export async function pairNumber(options: PairOptions): Promise<{ jid: string }>
       `${phone} is already paired (${target}); --force pairs it again`,
     );
   }
+  // Replacing credentials a running service uses would be undone by its next write: hold the data
+  // dir's lock (the service's) while pairing again. A first pairing may run beside the service.
+  let lock: DataDirLock | undefined;
+  if (readPaired(target)) {
+    try {
+      lock = lockDataDir(options.dataDir);
+    } catch (err) {
+      throw new SwitchboardError(
+        'SB_ERR_STORE_LOCKED',
+        `${phone} is paired and its data dir is in use: stop the service before pairing it again (${(err as Error).message})`,
+        500,
+        { cause: err },
+      );
+    }
+  }
+  try {
+    return await pairInto(options, target);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function pairInto(options: PairOptions, target: string): Promise<{ jid: string }> {
+  const { phone, log } = options;
   const staging = join(dirname(target), `.pairing-${phone}-${process.pid}`);
   await rm(staging, { recursive: true, force: true });
   const store = await AuthStore.open(staging, { fsync: options.fsync ?? true });

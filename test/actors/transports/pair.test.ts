@@ -1,6 +1,6 @@
 // `switchboard pair` through a real Baileys socket: the loopback endpoint plays WhatsApp and the
 // phone (it signs the device identity for the keys in the QR), then asks for the 515 restart.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { authDir, readPaired } from '../../../actors/transports/baileys/index.ts';
@@ -66,6 +66,15 @@ describe('switchboard pair', () => {
     await pair({ force: true, showQr: scanWith(endpoint, qrs, A) });
     expect(readFileSync(join(authDir(data.dir, A), 'creds.json'), 'utf8')).not.toBe(before);
     expect(readPaired(authDir(data.dir, A))).toBe(true);
+  });
+
+  it('pairs a new number beside a running service, but pairs a paired one again only once the service stopped', async () => {
+    const { data, endpoint, qrs, pair } = await setup();
+    writeFileSync(join(data.dir, 'switchboard.lock'), `${process.ppid}\n`); // a live process holds the data dir
+    await pair({ showQr: scanWith(endpoint, qrs, A) });
+    expect(readPaired(authDir(data.dir, A))).toBe(true);
+    await expect(pair({ force: true })).rejects.toThrow(/stop the service before pairing it again/);
+    expect(readFileSync(join(data.dir, 'switchboard.lock'), 'utf8')).toBe(`${process.ppid}\n`);
   });
 
   it('a pairing that is never completed times out and leaves the old credentials as they were', async () => {

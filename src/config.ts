@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { DEFAULT_MASTER_SETTINGS, type MasterSettings } from '../machines/master.machine.ts';
+import type { MasterSettings } from '../machines/master.machine.ts';
 import { SwitchboardError } from './errors.ts';
 import { countryOf, normalizePhone } from './phone.ts';
 import { STRATEGY_NAMES } from './routing/registry.ts';
@@ -108,6 +108,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       sendTimeoutMs: positiveInt.default(10_000),
       maxInFlight: positiveInt.default(4),
+      /** A message goes on the wire at most this many times; then it fails ("may have been delivered"). */
+      maxAttempts: positiveInt.default(3),
+      /** Sends in a row that fail or go unacknowledged before a master leaves rotation. */
+      failureThreshold: positiveInt.default(5),
     })
     .prefault({}),
   monitor: z.strictObject({ reportIntervalMs: positiveInt.default(60_000) }).prefault({}),
@@ -202,6 +206,6 @@ export function masterSettingsFrom(config: Config): MasterSettings {
     maxRecoveryAttempts: config.recovery.maxAttempts,
     backoffBaseMs: config.recovery.backoffBaseMs,
     backoffMaxMs: config.recovery.backoffMaxMs,
-    sendFailureThreshold: DEFAULT_MASTER_SETTINGS.sendFailureThreshold,
+    sendFailureThreshold: config.dispatch.failureThreshold,
   };
 }

@@ -44,9 +44,11 @@ export function frameworkErrors(err: FastifyError, _request: unknown, reply: Fas
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | SwitchboardError | Error, request, reply) => {
     if (err instanceof SwitchboardError) {
-      if (err.statusCode >= 500) request.log.error({ err }, err.message);
-      const message =
-        err.statusCode >= 500 && err.code !== 'SB_ERR_STOPPING' ? 'internal error' : err.message;
+      if (err.statusCode >= 500 && err.code !== 'SB_ERR_STORE_UNAVAILABLE')
+        request.log.error({ err }, err.message);
+      // These 5xx say something the caller can act on (retry later) and hold nothing internal.
+      const plain = err.code === 'SB_ERR_STOPPING' || err.code === 'SB_ERR_STORE_UNAVAILABLE';
+      const message = err.statusCode >= 500 && !plain ? 'internal error' : err.message;
       return reply.status(err.statusCode).send(errorBody(err.statusCode, err.code, message));
     }
     const fe = err as FastifyError;

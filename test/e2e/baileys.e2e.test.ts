@@ -16,12 +16,20 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
-async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+async function statuses(sb: Switchboard, ids: string[]): Promise<string[]> {
+  return Promise.all(ids.map(async (id) => (await sb.getMessage(id))?.status ?? 'missing'));
 }
 
 async function fleet(endpointOptions: Parameters<typeof WaEndpoint.start>[0] = {}) {
@@ -82,7 +90,7 @@ describe('two Baileys masters against two loopback endpoints', () => {
 
     await until(
       'every message sent',
-      () => ids.every((id) => ['sent', 'delivered', 'read'].includes(sb.getMessage(id)?.status ?? '')),
+      async () => (await statuses(sb, ids)).every((s) => ['sent', 'delivered', 'read'].includes(s)),
       20_000,
     );
 
@@ -106,10 +114,10 @@ describe('two Baileys masters against two loopback endpoints', () => {
     const twice = [...times].filter(([, n]) => n > 1).map(([id]) => id);
     expect(twice.sort()).toEqual([...heldByA].sort());
     for (const id of twice) {
-      expect(sb.getMessage(id)?.history.map((h) => h.status)).toContain('unknown');
+      expect((await sb.getMessage(id))?.history.map((h) => h.status)).toContain('unknown');
     }
     for (const id of ids.filter((id) => !twice.includes(id))) {
-      expect(sb.getMessage(id)?.history.map((h) => h.status)).not.toContain('unknown');
+      expect((await sb.getMessage(id))?.history.map((h) => h.status)).not.toContain('unknown');
     }
   });
 
@@ -117,16 +125,15 @@ describe('two Baileys masters against two loopback endpoints', () => {
     const { sb, endpoints } = await fleet();
     endpoints[A]!.ack = { error: 463 };
     const { id } = await sb.send({ to: recipient(1), text: 'restricted?' });
-    await until('sent by B', () => ['sent', 'delivered'].includes(sb.getMessage(id)?.status ?? ''));
-    expect(sb.getMessage(id)?.master).toBe(B);
+    await until('sent by B', async () =>
+      ['sent', 'delivered'].includes((await sb.getMessage(id))?.status ?? ''),
+    );
+    expect((await sb.getMessage(id))?.master).toBe(B);
     expect(endpoints[A]!.received.map((m) => m.id)).toEqual([id]);
     expect(endpoints[B]!.received.map((m) => m.id)).toEqual([id]);
     expect(sb.getMasterStatus(A).state).not.toBe('healthy');
     expect(sb.getMasterStatus(A).reason).toMatch(/restricted by WhatsApp \(463\)/);
-    const notes = sb
-      .getMessage(id)
-      ?.history.map((h) => h.note ?? '')
-      .join(' | ');
+    const notes = (await sb.getMessage(id))?.history.map((h) => h.note ?? '').join(' | ');
     expect(notes).toMatch(/463/);
   });
 });

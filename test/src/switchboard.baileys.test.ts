@@ -16,9 +16,13 @@ afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
 
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
@@ -64,8 +68,8 @@ describe('createSwitchboard with Baileys masters', () => {
     expect(endpoint.connections.map((c) => c.username)).toEqual([B.slice(1)]); // only B ever connected
 
     const { id } = await sb.send({ to: RECIPIENTS[0]!, text: 'still served' });
-    await until('sent', () => ['sent', 'delivered'].includes(sb.getMessage(id)?.status ?? ''));
-    expect(sb.getMessage(id)?.master).not.toBe(A);
+    await until('sent', async () => ['sent', 'delivered'].includes((await sb.getMessage(id))?.status ?? ''));
+    expect((await sb.getMessage(id))?.master).not.toBe(A);
 
     const app = await buildApp({ switchboard: sb, log: quietLog });
     cleanups.push(() => app.close());

@@ -74,7 +74,7 @@ async function fleet(endpointOptions: Parameters<typeof WaEndpoint.start>[0] = {
 
 describe('two Baileys masters against two loopback endpoints', () => {
   it('one endpoint goes dark and drops: its messages fail over and arrive at the other, none lost, none twice unflagged', async () => {
-    const { sb, endpoints } = await fleet();
+    const { sb, endpoints } = await fleet({ receipts: ['delivered', 'read'] });
     const ea = endpoints[A]!;
     const eb = endpoints[B]!;
     const ids: string[] = [];
@@ -119,6 +119,8 @@ describe('two Baileys masters against two loopback endpoints', () => {
     for (const id of ids.filter((id) => !twice.includes(id))) {
       expect((await sb.getMessage(id))?.history.map((h) => h.status)).not.toContain('unknown');
     }
+    // and the recipients' receipts reach the outbox through the transport: every message ends "read"
+    await until('every message read', async () => (await statuses(sb, ids)).every((s) => s === 'read'));
   });
 
   it('a 463 ack degrades the master and the message is sent by the other number instead', async () => {

@@ -14,7 +14,8 @@ import {
   tempDataDir,
 } from '../test/support/baileys.ts';
 import { trustEndpointRoot, type WaConnection, WaEndpoint } from '../test/support/wa-endpoint.ts';
-import type { BenchOptions, BenchReport } from './run.ts';
+import type { BenchReport } from './run.ts';
+import { quick } from './support/mode.ts';
 
 const PHONE = '+15550001111';
 
@@ -79,7 +80,7 @@ async function closeToOutOfRotation(closes: number): Promise<BenchReport> {
 async function idleSocketMemory(sockets: number, idleMs: number): Promise<BenchReport> {
   setFlagsFromString('--expose_gc');
   const gc = runInNewContext('gc') as () => void;
-  const child = fork(fileURLToPath(new URL('./wa-endpoint.child.ts', import.meta.url)), [], {
+  const child = fork(fileURLToPath(new URL('./support/wa-endpoint.child.ts', import.meta.url)), [], {
     execArgv: ['--import', 'tsx'],
   });
   const { url, root } = await new Promise<{ url: string; root: string }>((resolve, reject) => {
@@ -134,9 +135,9 @@ async function idleSocketMemory(sockets: number, idleMs: number): Promise<BenchR
   }
 }
 
-export default async function baileysBench(options: BenchOptions): Promise<BenchReport[]> {
+export default async function baileysBench(): Promise<BenchReport[]> {
   return [
-    await closeToOutOfRotation(options.quick ? 10 : 100),
-    await idleSocketMemory(options.quick ? 5 : 50, options.quick ? 300 : 1_000),
+    await closeToOutOfRotation(quick ? 10 : 100),
+    await idleSocketMemory(quick ? 5 : 50, quick ? 300 : 1_000),
   ];
 }

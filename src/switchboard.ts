@@ -404,7 +404,10 @@ export async function createSwitchboard(
   const config = parseConfig(input); // parsing a parsed config is harmless and catches hand-built ones
   const log = options.log ?? createLogger();
   const store = await Store.open(config.dataDir, {
-    fsync: options.fsync ?? true,
+    fsync: options.fsync ?? config.store.fsync,
+    segmentBytes: config.store.segmentMiB * 1024 * 1024,
+    checkpointBytes: config.store.checkpointMiB * 1024 * 1024,
+    checkpointEveryMs: config.store.checkpointEveryMinutes * 60_000,
     log: log.child({ actor: 'store' }),
     ...(options.clock ? { clock: options.clock } : {}),
     ...options.store,

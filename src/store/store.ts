@@ -543,7 +543,12 @@ export class Store {
       await removeSegmentsBefore(this.#fs, this.dir, upTo);
       this.#checkpointNext = upTo;
       this.stats.checkpoints++;
-      this.#emit({ type: 'checkpointed', ms: performance.now() - started, messages: result.messages });
+      const ms = performance.now() - started;
+      this.#log?.info(
+        { messages: result.messages, ms: Math.round(ms), journalFrom: upTo },
+        'checkpoint written',
+      );
+      this.#emit({ type: 'checkpointed', ms, messages: result.messages });
     })();
     this.#checkpointing = run
       .catch((err: unknown) => {

@@ -131,6 +131,17 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   dataDir: z.string().min(1).default('./data'),
+  /** Settings of the Baileys transport (masters with transport "baileys"). */
+  baileys: z
+    .strictObject({
+      /** Level of Baileys' own log records (they go through switchboard's logger). */
+      logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+      /** Watchdog: a connect not `open` after this long is abandoned (Baileys can hang on an HTTP error). */
+      openTimeoutMs: positiveInt.default(20_000),
+      /** Baileys' keep-alive ping; it closes the socket after ~interval + 5 s without a frame. */
+      keepAliveIntervalMs: positiveInt.default(30_000),
+    })
+    .prefault({}),
   /** The journal and its checkpoints (README "How it keeps messages"). */
   store: z
     .strictObject({

@@ -32,6 +32,22 @@ export interface SystemOptions {
   network?: SimNetwork;
   /** Transports for non-sim masters, by phone. */
   transports?: Map<string, Transport>;
+  /**
+   * The source of every random choice (least-loaded's draws, message ids): a seeded one makes a
+   * run replayable (the simulation). Default Math.random and crypto.randomUUID.
+   */
+  random?: () => number;
+}
+
+/** A UUID-shaped id from `random` (version 4 layout), for replayable runs. */
+export function uuidFrom(random: () => number): () => string {
+  return () => {
+    const hex = Array.from({ length: 32 }, () => Math.floor(random() * 16).toString(16));
+    hex[12] = '4';
+    hex[16] = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+    const h = hex.join('');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  };
 }
 
 interface FailoverDeps {
@@ -120,7 +136,10 @@ export class SwitchboardSystem {
         );
       }
     }
-    this.outbox = new Outbox(store, this.clock, { maxAttempts: config.dispatch.maxAttempts });
+    this.outbox = new Outbox(store, this.clock, {
+      maxAttempts: config.dispatch.maxAttempts,
+      ...(options.random ? { newId: uuidFrom(options.random) } : {}),
+    });
 
     this.balancer = createBalancer({
       clock: this.clock,
@@ -137,6 +156,7 @@ export class SwitchboardSystem {
         },
       },
       log: log.child({ actor: 'balancer' }),
+      ...(options.random ? { random: options.random } : {}),
     });
 
     this.assigner = new Assigner({

@@ -1,6 +1,6 @@
 // Wires the running system: the supervisor (root actor) with its masters and failover incidents,
 // the balancer, one dispatcher per master, the assigner, the outbox on the store, the transports.
-import { type Actor, createActor, fromPromise } from 'xstate';
+import { type Actor, createActor, fromPromise, type InspectionEvent, type Observer } from 'xstate';
 import { type AuditInput, failoverMachine, type Moved } from '../machines/failover.machine.ts';
 import type { MasterEmitted } from '../machines/master.machine.ts';
 import { supervisorMachine } from '../machines/supervisor.machine.ts';
@@ -31,6 +31,8 @@ export interface SystemOptions {
   network?: SimNetwork;
   /** Transports for non-sim masters, by phone (Baileys, later). */
   transports?: Map<string, Transport>;
+  /** XState inspection observer for every actor (the inspector's bridge); none: no inspection. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
 
 function makeSupervisorLogic(deps: {
@@ -132,6 +134,7 @@ export class SwitchboardSystem {
         },
       },
       log: log.child({ actor: 'balancer' }),
+      inspect: options.inspect,
     });
 
     this.assigner = new Assigner({
@@ -222,6 +225,7 @@ export class SwitchboardSystem {
     this.supervisor = createActor(logic, {
       clock: this.clock,
       systemId: 'supervisor',
+      inspect: options.inspect,
       input: {
         masters: config.masters.map((m) => ({ phone: m.phone, settings })),
         firstIncident: store.data.failovers.length + 1,

@@ -1,5 +1,6 @@
 // The Fastify app: plugins first (auth, error handling), then the routes, all sharing the pino logger.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { inspectorRoutes } from '../inspector/routes.ts';
 import { installAuth } from './http/auth.ts';
 import { frameworkErrors, installErrorHandler } from './http/errors.ts';
 import {
@@ -43,5 +44,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(balancerRoutes(sb));
   await app.register(failoverRoutes(sb));
   if (sb.hasSimMasters) await app.register(simRoutes(sb));
+  await app.register(inspectorRoutes(sb.inspection.bridge));
   return app;
 }

@@ -125,7 +125,15 @@ export class Sanitizer {
       } else {
         const clean = this.value(item, depth + 1);
         if (clean === undefined) continue;
-        out[key] = clean;
+        // A key "__proto__" from outside must stay data, not become the object's prototype.
+        if (key === '__proto__')
+          Object.defineProperty(out, key, {
+            value: clean,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        else out[key] = clean;
       }
       n++;
     }

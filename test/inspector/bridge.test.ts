@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type AnyActorRef, createActor, fromPromise, setup } from 'xstate';
 import { InspectionBridge } from '../../inspector/bridge.ts';
 import type { StreamMessage } from '../../inspector/protocol.ts';
-import { failoverMachine } from '../../machines/failover.machine.ts';
+import { type AuditInput, failoverMachine, type SelectBackupInput } from '../../machines/failover.machine.ts';
 
 const MASTER = '+971501234567';
 const RECIPIENT = '+971501112233';
@@ -228,10 +228,10 @@ describe('InspectionBridge', () => {
   it('still shows an actor that finished (a completed failover incident) to a page that connects after', async () => {
     const incident = failoverMachine.provide({
       actors: {
-        selectBackup: fromPromise(async () => '+971501234568'),
+        selectBackup: fromPromise<string | null, SelectBackupInput>(async () => '+971501234568'),
         transfer: fromPromise(async () => ({ messages: 2, contacts: 1 })),
-        activate: fromPromise(async () => undefined),
-        audit: fromPromise(async () => undefined),
+        activate: fromPromise<void, { id: string; from: string; to: string | null }>(async () => undefined),
+        audit: fromPromise<void, AuditInput>(async () => undefined),
       },
     });
     const bridge = newBridge({ machines: [failoverMachine] });

@@ -1,7 +1,7 @@
 // The definition -> graph conversion the charts are drawn from: for every machine the inspector
 // draws, the states with their nesting, and every transition with its event, guard and target.
 import { describe, expect, it } from 'vitest';
-import { and, type AnyStateMachine, type AnyStateNode, createMachine, not, setup, stateIn } from 'xstate';
+import { type AnyStateMachine, type AnyStateNode, and, createMachine, not, setup, stateIn } from 'xstate';
 import {
   type GraphState,
   type GraphTransition,

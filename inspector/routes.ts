@@ -2,6 +2,7 @@
 // /inspector/assets/ (ours and elkjs's browser bundle, nothing from a CDN), the charts at
 // /inspector/machines.json and the live stream at /inspector/stream. Read-only: GETs only.
 import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -35,16 +36,20 @@ export const INSPECTOR_PUBLIC_ROUTES = ['/inspector', '/inspector/', '/inspector
 export function inspectorRoutes(bridge: InspectionBridge): FastifyPluginAsync {
   return async (app) => {
     const html = readFileSync(join(PAGE_DIR, 'index.html'), 'utf8');
-    const streams = new Set<PassThrough>();
+    const streams = new Map<PassThrough, ServerResponse>();
 
     app.addHook('onSend', async (_request, reply) => {
       reply.header('content-security-policy', INSPECTOR_CSP);
       reply.header('referrer-policy', 'no-referrer');
       reply.header('x-content-type-options', 'nosniff');
     });
-    // An open stream would keep app.close() waiting for ever.
+    // An open stream would keep app.close() waiting for ever, and so would a page that stopped
+    // reading (its socket full): end the stream and close the socket; the page reconnects.
     app.addHook('preClose', async () => {
-      for (const stream of streams) stream.end();
+      for (const [stream, res] of streams) {
+        stream.end();
+        res.socket?.destroy();
+      }
     });
 
     await app.register(fastifyStatic, {
@@ -71,13 +76,15 @@ export function inspectorRoutes(bridge: InspectionBridge): FastifyPluginAsync {
     app.get('/inspector/stream', (request, reply) => {
       // Large enough for a hello of a big fleet, small enough to bound what one slow page holds.
       const stream = new PassThrough({ highWaterMark: 1 << 20 });
-      streams.add(stream);
+      streams.set(stream, reply.raw);
       stream.once('close', () => streams.delete(stream));
       request.raw.once('close', () => stream.destroy());
       reply
         .header('content-type', 'text/event-stream; charset=utf-8')
         .header('cache-control', 'no-store')
-        .header('x-accel-buffering', 'no');
+        .header('x-accel-buffering', 'no')
+        // The socket closes with the stream, so a closing server never waits for a page's keep-alive.
+        .header('connection', 'close');
       bridge.connect(stream);
       return reply.send(stream);
     });

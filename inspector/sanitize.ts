@@ -12,7 +12,7 @@ const SECRET_KEY =
 /** Keys whose values are message texts: never shown, whatever their content. */
 const TEXT_KEY = /^(text|body|caption|content|conversation|message_?text)$/i;
 /** An E.164 number (+ and 7 to 15 digits) or a WhatsApp JID's user part (digits before @s.whatsapp.net). */
-const PHONE = /\+\d{7,15}(?!\d)|(?<![\d+])\d{7,15}(?=@)/g;
+const PHONE = /\+\d{7,15}(?![\d•])|(?<![\d+•])\d{7,15}(?=@)/g;
 const BEARER = /\bBearer\s+[^\s"',;]+/gi;
 
 export interface SanitizeOptions {

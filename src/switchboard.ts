@@ -430,7 +430,10 @@ function createInspection(
     isFleetNumber: (phone) => fleet.has(phone),
   });
   if (!config.inspector.stately) return { bridge, inspect: bridge.inspect };
-  const stately = startStatelyInspector({ port: config.inspector.statelyPort, sanitizer: bridge.sanitizer });
+  const stately = startStatelyInspector({
+    port: config.inspector.statelyPort,
+    isFleetNumber: (phone) => fleet.has(phone),
+  });
   log.info(
     { url: stately.url },
     `Stately's inspector: open ${stately.url} in a browser (it loads https://stately.ai/inspect: needs the internet)`,

@@ -158,6 +158,11 @@ describe('Sanitizer properties', () => {
     },
   );
 
+  fcTest.prop([json, digits, fc.nat()])('sanitising twice changes nothing', (tree, d, path) => {
+    const once = fleet.value(embed(tree, 'to', `+${d}`, path));
+    expect(fleet.value(once)).toEqual(once);
+  });
+
   fcTest.prop([json])('the result is plain JSON that survives a round trip unchanged', (tree) => {
     const clean = fleet.value(tree);
     expect(JSON.parse(JSON.stringify(clean ?? null))).toEqual(clean ?? null);

@@ -12,7 +12,10 @@ export interface BenchReport {
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-const wanted = process.argv.slice(2);
+const args = process.argv.slice(2);
+// --quick: a few seconds a case, for CI; benches read it from the environment (they run in children too).
+if (args.includes('--quick')) process.env.BENCH_QUICK = '1';
+const wanted = args.filter((a) => !a.startsWith('--'));
 const files = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))
   .filter((f) => wanted.length === 0 || wanted.some((w) => f.includes(w)))

@@ -1,15 +1,22 @@
-// Hands queued messages to masters, oldest first, through the balancer; one commit per pass.
-// Remembers which assignments the balancer made in this process, so each is released exactly once.
+// Hands waiting messages to masters through the balancer, one pass at a time, one transaction per
+// pass. Work is per recipient (each keeps its own FIFO in the outbox), so one recipient's backlog
+// never holds up another's: a recipient whose sticky master cannot take more now is parked on that
+// master and skipped until it has room, and the pass rotates between the other recipients. A pass
+// costs what it assigns plus the masters it checks, not the length of the queue.
 import type { Logger } from '../src/logger.ts';
 import type { Outbox } from '../src/outbox.ts';
 import type { Clock } from './clock.ts';
 
 export interface Router {
-  /** `avoid`: a master not to use this time (the one that just refused this message). */
+  /** A master for a message to `to`, or null; `avoid`: a master not to use this time. */
   select(to: string, avoid?: string): string | null;
-  release(phone: string, outcome: 'sent' | 'failed' | 'moved', latencyMs?: number): void;
-  /** True when some master could take a message now (cheap: avoids scanning a queue nobody can take). */
-  anyRoutable(): boolean;
+  /** The routable master `to` sticks to when it cannot take a message now (the recipient waits for it). */
+  waitingFor(to: string): string | undefined;
+  /** The master could take a message now. */
+  eligible(phone: string): boolean;
+  isRoutable(phone: string): boolean;
+  /** Some master could take a message now. */
+  anyEligible(): boolean;
 }
 
 export interface AssignerDeps {
@@ -17,25 +24,57 @@ export interface AssignerDeps {
   router: Router;
   clock: Clock;
   log: Logger;
-  /** Told which masters got new work, so their dispatchers can start. */
-  onAssigned: (masters: ReadonlySet<string>) => void;
   /** How often to look again while messages wait (rate-limit tokens refill meanwhile). */
   retryMs?: number;
-  /** At most this many refusals per pass, so a long queue nobody can take is not scanned each time. */
-  maxMissesPerPass?: number;
 }
 
 export class Assigner {
-  readonly #selected = new Map<string, string>();
-  /** Messages a master refused: their next assignment avoids that master once. */
+  /** Recipients to look at, in turn. */
+  readonly #ready = new Set<string>();
+  /** master -> recipients waiting for that master to have room. */
+  readonly #parked = new Map<string, Set<string>>();
+  /** Recipients whose message avoids the only master that could take it: look again later. */
+  readonly #deferred = new Set<string>();
+  /** Message id -> the master it should avoid next (it refused it or never acknowledged it). */
   readonly #avoid = new Map<string, string>();
   #timer: unknown;
   #scheduled = false;
   #stopped = false;
+  #paused = false;
 
-  constructor(private readonly deps: AssignerDeps) {}
+  constructor(private readonly deps: AssignerDeps) {
+    this.rebuild();
+  }
 
-  /** Runs a pass soon (coalesces many triggers in one tick into one pass). */
+  /** Every recipient with waiting messages is looked at again (start-up, after a store reload). */
+  rebuild(): void {
+    this.#ready.clear();
+    this.#parked.clear();
+    this.#deferred.clear();
+    for (const to of this.deps.outbox.queuedRecipients()) this.#ready.add(to);
+    this.schedule();
+  }
+
+  /** A recipient has a new waiting message. */
+  queued(to: string): void {
+    if (this.#deferred.has(to)) return;
+    for (const set of this.#parked.values()) if (set.has(to)) return;
+    this.#ready.add(to);
+    this.schedule();
+  }
+
+  /** The next assignment of message `id` should avoid `master`. */
+  avoid(id: string, master: string): void {
+    this.#avoid.set(id, master);
+  }
+
+  /** Stops assigning (the store cannot write) or starts again. */
+  setPaused(paused: boolean): void {
+    this.#paused = paused;
+    if (!paused) this.schedule();
+  }
+
+  /** Runs a pass soon (many triggers in one tick make one pass). */
   schedule(): void {
     if (this.#scheduled || this.#stopped) return;
     this.#scheduled = true;
@@ -46,68 +85,90 @@ export class Assigner {
   }
 
   run(): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#paused) return;
     const { outbox, router } = this.deps;
-    if (outbox.queueLength === 0) return;
-    const touched = new Set<string>();
-    if (router.anyRoutable()) {
-      let misses = 0;
-      const maxMisses = this.deps.maxMissesPerPass ?? 1_000;
-      for (const id of outbox.queued()) {
-        const m = outbox.data.messages[id];
-        if (!m) continue;
-        const avoid = this.#avoid.get(id);
-        const phone = router.select(m.to, avoid);
-        if (phone === null) {
-          if (++misses >= maxMisses) break;
-          continue;
-        }
-        this.#avoid.delete(id);
-        outbox.assign(id, phone);
-        this.#selected.set(id, phone);
-        touched.add(phone);
+    for (const [master, recipients] of this.#parked) {
+      if (router.eligible(master) || !router.isRoutable(master)) {
+        for (const to of recipients) this.#ready.add(to);
+        this.#parked.delete(master);
       }
     }
-    if (touched.size > 0) {
-      outbox.store.commit().then(
-        () => this.deps.onAssigned(touched),
-        (err: unknown) => this.deps.log.error({ err }, 'commit of assignments failed; dispatch waits'),
-      );
+    if (this.#ready.size > 0 && router.anyEligible()) {
+      void outbox
+        .batch(() => this.#pass())
+        .catch((err: unknown) =>
+          this.deps.log.debug({ err }, 'assignments not committed; the store reloads'),
+        );
     }
-    if (outbox.queueLength > 0) this.#retryLater();
+    if (this.#ready.size > 0 || this.#parked.size > 0 || this.#deferred.size > 0) this.#retryLater();
+  }
+
+  /** Every turn either assigns a message or takes a recipient out of the ready line, so it ends. */
+  #pass(): void {
+    const { outbox, router } = this.deps;
+    for (;;) {
+      const to = this.#ready.values().next().value;
+      if (to === undefined) break;
+      const head = outbox.head(to);
+      if (!head) {
+        this.#ready.delete(to);
+        continue;
+      }
+      const avoid = this.#avoid.get(head.id);
+      const phone = router.select(to, avoid);
+      if (phone !== null) {
+        this.#avoid.delete(head.id);
+        outbox.assign(head.id, phone).catch(() => undefined); // the pass's batch reports a failed write
+        // Round robin between recipients: this one goes to the back of the line.
+        this.#ready.delete(to);
+        if (outbox.head(to)) this.#ready.add(to);
+        continue;
+      }
+      this.#ready.delete(to);
+      const sticky = router.waitingFor(to);
+      if (sticky !== undefined) setOf(this.#parked, sticky).add(to);
+      else if (avoid !== undefined) this.#deferred.add(to);
+      else {
+        this.#ready.add(to); // nobody can take anything now: keep its turn for the next pass
+        break;
+      }
+    }
   }
 
   #retryLater(): void {
-    if (this.#timer !== undefined) return;
+    if (this.#timer !== undefined || this.#stopped) return;
     this.#timer = this.deps.clock.setTimeout(() => {
       this.#timer = undefined;
+      // A resend prefers another master, for one retry period; after that any master will do.
+      for (const to of this.#deferred) {
+        const head = this.deps.outbox.head(to);
+        if (head) this.#avoid.delete(head.id);
+        this.#ready.add(to);
+      }
+      this.#deferred.clear();
       this.run();
     }, this.deps.retryMs ?? 250);
   }
 
-  /** A send finished: the balancer hears of it once per assignment it made. */
-  settle(id: string, outcome: 'sent' | 'failed' | 'unknown', latencyMs?: number): void {
-    if (outcome === 'unknown') return; // still owned by the master: it is sent again
-    const phone = this.#selected.get(id);
-    if (phone === undefined) return;
-    this.#selected.delete(id);
-    if (outcome === 'failed') this.#avoid.set(id, phone);
-    this.deps.router.release(phone, outcome, latencyMs);
-    this.schedule(); // the master has room again
-  }
-
-  /** A failover moved these messages away from `from`. */
-  moved(ids: readonly string[]): void {
-    for (const id of ids) {
-      const phone = this.#selected.get(id);
-      if (phone === undefined) continue;
-      this.#selected.delete(id);
-      this.deps.router.release(phone, 'moved');
-    }
+  /** Recipients waiting, by where they wait (for status pages and tests). */
+  get waiting(): { ready: number; parked: number; deferred: number } {
+    let parked = 0;
+    for (const s of this.#parked.values()) parked += s.size;
+    return { ready: this.#ready.size, parked, deferred: this.#deferred.size };
   }
 
   stop(): void {
     this.#stopped = true;
     if (this.#timer !== undefined) this.deps.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
+}
+
+function setOf(map: Map<string, Set<string>>, key: string): Set<string> {
+  let set = map.get(key);
+  if (!set) {
+    set = new Set();
+    map.set(key, set);
+  }
+  return set;
 }

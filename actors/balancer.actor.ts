@@ -77,6 +77,17 @@ export interface Balancer {
   peek(to: string): string | null;
   /** The message assigned by select() finished: 'sent' | 'failed', or 'moved' (taken away by a failover). */
   release(phone: string, outcome: ReleaseOutcome, latencyMs?: number): void;
+  /**
+   * The master's load as its owner counts it (unsent messages it holds): replaces the in-flight
+   * figure select() and release() keep, so moves, restarts and reloads cannot make it drift.
+   */
+  setLoad(phone: string, unsent: number): void;
+  /** A finished send's outcome and latency, for the figures and least-loaded (no in-flight change). */
+  observe(phone: string, outcome: ReleaseOutcome, latencyMs?: number): void;
+  /** The routable master `to` sticks to while it cannot take a message now (the recipient waits for it). */
+  waitingFor(to: string): string | undefined;
+  /** The master could take a message now (routable, below its in-flight limit, holding a token). */
+  eligible(phone: string): boolean;
   /** Throws SwitchboardError SB_ERR_UNKNOWN_STRATEGY (400) listing the valid names. */
   setStrategy(name: string): void;
   getStrategy(): string;
@@ -305,6 +316,33 @@ export function createBalancer(options: BalancerOptions = {}): Balancer & { read
     release(phone, outcome, latencyMs) {
       const i = table.indexOf(phone);
       if (i >= 0) table.release(i, outcome, latencyMs);
+    },
+
+    setLoad(phone, unsent) {
+      const i = table.indexOf(phone);
+      if (i >= 0) table.inFlight[i] = unsent;
+    },
+
+    observe(phone, outcome, latencyMs) {
+      const i = table.indexOf(phone);
+      if (i >= 0) table.observe(i, outcome, latencyMs);
+    },
+
+    waitingFor(to) {
+      if (!affinity || spillWhenLimited) return undefined;
+      const sticky = affinityStore.get(to);
+      if (sticky === undefined) return undefined;
+      const s = table.indexOf(sticky);
+      if (s < 0 || table.routable[s] !== 1) return undefined;
+      table.time[0] = clock.now();
+      return table.eligible(s) ? undefined : sticky;
+    },
+
+    eligible(phone) {
+      const i = table.indexOf(phone);
+      if (i < 0) return false;
+      table.time[0] = clock.now();
+      return table.eligible(i);
     },
 
     setStrategy(name) {

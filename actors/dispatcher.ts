@@ -1,6 +1,8 @@
 // Per-master dispatch: while its master is routable, sends the messages it owns through its
-// transport, at most `maxInFlight` at a time, each under a timeout. A send is marked `sending`
-// durably before it goes out, so a crash can only ever make it `unknown`, never silently twice.
+// transport, at most `maxInFlight` at a time (counted from the outbox: messages `sending` on this
+// master), each under a timeout. A send is marked `sending` durably first, and goes out only if
+// the message is still exactly that record afterwards: a failover or a reload that took it wins,
+// so a crash can make a send ambiguous (`unknown`) but never a silent duplicate.
 import type { AnyActorRef } from 'xstate';
 import type { Logger } from '../src/logger.ts';
 import type { Outbox } from '../src/outbox.ts';
@@ -17,8 +19,8 @@ export interface DispatcherDeps {
   clock: Clock;
   /** The master actor: send outcomes are health signals (passive outlier detection). */
   master: AnyActorRef;
-  /** Told of every finished send (the balancer's in-flight and latency figures come from here). */
-  onOutcome: (messageId: string, outcome: SendOutcome, latencyMs?: number) => void;
+  /** Told of every finished send (the balancer's latency figures come from here). */
+  onOutcome: (message: MessageRecord, outcome: SendOutcome, latencyMs?: number) => void;
   sendTimeoutMs: number;
   maxInFlight: number;
   log: Logger;
@@ -26,25 +28,26 @@ export interface DispatcherDeps {
 
 export class Dispatcher {
   #routable = false;
-  #inFlight = 0;
+  #paused = false;
   #stopped = false;
   #kicking = false;
+  #again = false;
   readonly #aborts = new Set<AbortController>();
   readonly #unsubscribeReceipts: () => void;
-  /** Sends started and finished, for the performance report. */
+  /** Sends finished, for the performance report. */
   readonly stats = { sent: 0, failed: 0, unknown: 0, totalLatencyMs: 0 };
 
   constructor(private readonly deps: DispatcherDeps) {
     this.#unsubscribeReceipts = deps.transport.onReceipt((r) => {
-      deps.outbox.markReceipt(r.messageId, r.status);
-      deps.outbox.store
-        .commit()
-        .catch((err: unknown) => deps.log.error({ err }, 'commit of a receipt failed'));
+      deps.outbox
+        .markReceipt(r.messageId, r.status)
+        .catch((err: unknown) => deps.log.debug({ err }, 'receipt not recorded: the store cannot write'));
     });
   }
 
+  /** Sends on the wire now (what the outbox says is `sending` here). */
   get inFlight(): number {
-    return this.#inFlight;
+    return this.deps.outbox.sendingCount(this.deps.phone);
   }
 
   setRoutable(routable: boolean): void {
@@ -52,103 +55,121 @@ export class Dispatcher {
     if (routable) this.kick();
   }
 
-  /** Starts sends while there is room and work. Safe to call any time. */
+  /** No new sends while the store cannot write; sends on the wire finish. */
+  setPaused(paused: boolean): void {
+    this.#paused = paused;
+    if (!paused) this.kick();
+  }
+
+  /** Starts sends while there is room and work. Safe to call any time, also from inside a batch. */
   kick(): void {
-    if (this.#kicking || this.#stopped || !this.#routable) return;
+    if (this.#stopped || this.#paused || !this.#routable) return;
+    if (this.#kicking) {
+      this.#again = true;
+      return;
+    }
     this.#kicking = true;
     try {
-      const room = this.deps.maxInFlight - this.#inFlight;
-      if (room <= 0) return;
-      const batch = this.deps.outbox.nextToSend(this.deps.phone, room);
-      const started: MessageRecord[] = [];
-      for (const m of batch) {
-        if (this.deps.outbox.markSending(m.id, this.deps.phone, m.epoch)) started.push(m);
-      }
-      if (started.length === 0) return;
-      this.#inFlight += started.length;
-      const epochs = started.map((m) => m.epoch);
-      this.deps.outbox.store.commit().then(
-        () => {
-          for (const [i, m] of started.entries()) void this.#send(m, epochs[i] ?? m.epoch);
-        },
-        (err: unknown) => {
-          this.deps.log.error({ err }, 'could not record sends as started; they wait');
-          for (const [i, m] of started.entries()) {
-            this.deps.outbox.markUnknown(
-              m.id,
-              this.deps.phone,
-              epochs[i] ?? m.epoch,
-              'store write failed before the send',
-            );
-          }
-          this.#inFlight -= started.length;
-        },
-      );
+      do {
+        this.#again = false;
+        this.#startBatch();
+      } while (this.#again);
     } finally {
       this.#kicking = false;
     }
   }
 
-  async #send(m: MessageRecord, epoch: number): Promise<void> {
+  #startBatch(): void {
+    const { outbox, phone } = this.deps;
+    const room = this.deps.maxInFlight - outbox.sendingCount(phone);
+    if (room <= 0) return;
+    const batch = outbox.nextToSend(phone, room);
+    if (batch.length === 0) return;
+    const { started, durable } = outbox.markSending(phone, batch);
+    durable.then(
+      () => {
+        for (const m of started) {
+          // Still exactly the record we made durable? A failover or a reload may have taken it.
+          if (outbox.isCurrent(m)) void this.#send(m);
+        }
+      },
+      () => {
+        // The store could not write: it rolled back and the system rebuilds; nothing went out.
+      },
+    );
+  }
+
+  async #send(m: MessageRecord): Promise<void> {
     const { phone, outbox, transport, clock, master, onOutcome } = this.deps;
     const started = clock.now();
     const abort = new AbortController();
     this.#aborts.add(abort);
+    let done: Promise<unknown>;
     try {
       await withTimeout(
         clock,
         this.deps.sendTimeoutMs,
         'send',
-        (signal) => transport.send({ messageId: m.id, to: m.to, text: m.text }, signal),
+        (signal) => transport.send({ messageId: m.id, to: m.to, text: m.text ?? '' }, signal),
         abort.signal,
       );
       const latencyMs = clock.now() - started;
-      outbox.markSent(m.id, phone, epoch);
-      onOutcome(m.id, 'sent', latencyMs);
+      done = outbox.markSent(m.id, phone, m.epoch);
       this.stats.sent++;
       this.stats.totalLatencyMs += latencyMs;
+      onOutcome(m, 'sent', latencyMs);
       master.send({ type: 'send.succeeded', latencyMs });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       const ambiguous =
         err instanceof TimeoutError || (err instanceof SendError && err.ambiguous) || this.#stopped;
+      const recipientFault = err instanceof SendError && err.recipientFault;
       if (ambiguous) {
-        outbox.markUnknown(m.id, phone, epoch, `${reason}: no ack, sent again; may arrive twice`);
+        done = outbox.markUnknown(
+          m.id,
+          phone,
+          m.epoch,
+          `${reason}: no acknowledgement; sent again, may arrive twice`,
+        );
         this.stats.unknown++;
-        onOutcome(m.id, 'unknown');
+        onOutcome(m, 'unknown');
       } else {
-        outbox.markSendFailed(m.id, phone, epoch, reason, err instanceof SendError && err.recipientFault);
+        done = outbox.markSendFailed(m.id, phone, m.epoch, reason, recipientFault);
         this.stats.failed++;
-        onOutcome(m.id, 'failed');
+        onOutcome(m, 'failed');
       }
-      // A recipient's fault says nothing about the master's health.
-      if (!this.#stopped && !(err instanceof SendError && err.recipientFault)) {
+      // A recipient's fault says nothing about the master; an unacknowledged send does.
+      if (!this.#stopped && !recipientFault) {
         master.send({
           type: 'send.failed',
-          reason,
+          reason: ambiguous ? `no acknowledgement (${reason})` : reason,
           ...(err instanceof SendError && err.code !== undefined ? { code: err.code } : {}),
         });
       }
     } finally {
       this.#aborts.delete(abort);
-      this.#inFlight--;
     }
-    try {
-      await outbox.store.commit();
-    } catch (err) {
-      this.deps.log.error({ err, messageId: m.id }, 'commit of a send outcome failed');
-    }
+    await done.catch((err: unknown) =>
+      this.deps.log.debug({ err, messageId: m.id }, 'send outcome not recorded'),
+    );
     this.kick();
   }
 
-  /** Stops taking work; sends still in flight get `grace` ms to finish, then are marked unknown. */
+  /** Stops taking work; sends still in flight get `graceMs` to finish, then are aborted (unknown). */
   async stop(graceMs = 0): Promise<void> {
     this.#stopped = true;
     this.#unsubscribeReceipts();
-    if (this.#inFlight > 0 && graceMs > 0) {
+    if (this.#aborts.size > 0 && graceMs > 0) {
       const until = Date.now() + graceMs;
-      while (this.#inFlight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      while (this.#aborts.size > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     }
     for (const a of this.#aborts) a.abort(new Error('service stopping'));
+  }
+
+  /** Drops everything without writing (a simulated crash). */
+  halt(): void {
+    this.#stopped = true;
+    this.#unsubscribeReceipts();
+    for (const a of this.#aborts) a.abort(new Error('halted'));
   }
 }

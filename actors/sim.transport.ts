@@ -11,7 +11,7 @@ import {
   type Transport,
 } from './transport.ts';
 
-export const FAULT_KINDS = ['disconnect', 'hang', 'slow', 'flaky', 'logout', 'heal'] as const;
+export const FAULT_KINDS = ['disconnect', 'hang', 'slow', 'flaky', 'logout', 'no-ack', 'heal'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface Fault {
@@ -105,6 +105,8 @@ export class SimTransport implements Transport {
   #mode: Mode = 'ok';
   #slowMs: number | null = null;
   #errorRate = 0;
+  /** Probes answer, sends are taken by the network, acknowledgements never come. */
+  #noAck = false;
   readonly #listeners = new Set<(event: ConnectionEvent) => void>();
   readonly #receiptListeners = new Set<(receipt: Receipt) => void>();
   readonly #pending = new Set<Pending>();
@@ -119,8 +121,8 @@ export class SimTransport implements Transport {
   }
 
   /** The faults in force, for status pages. */
-  get faults(): { mode: Mode; slowMs: number | null; errorRate: number } {
-    return { mode: this.#mode, slowMs: this.#slowMs, errorRate: this.#errorRate };
+  get faults(): { mode: Mode; slowMs: number | null; errorRate: number; noAck: boolean } {
+    return { mode: this.#mode, slowMs: this.#slowMs, errorRate: this.#errorRate, noAck: this.#noAck };
   }
 
   inject(fault: Fault): void {
@@ -142,10 +144,14 @@ export class SimTransport implements Transport {
       case 'flaky':
         this.#errorRate = Math.min(1, Math.max(0, fault.errorRate ?? 0.5));
         break;
+      case 'no-ack':
+        this.#noAck = true;
+        break;
       case 'heal':
         this.#mode = 'ok';
         this.#slowMs = null;
         this.#errorRate = 0;
+        this.#noAck = false;
         break;
     }
   }
@@ -178,6 +184,7 @@ export class SimTransport implements Transport {
       // Written to the socket: the network has it, whatever happens to the ack.
       if (!(this.#errorRate > 0 && this.network.coin(this.#errorRate))) {
         this.network.recordSend(this.phone, message);
+        if (this.#noAck) return this.#op(signal, () => undefined, true, true);
         const acked = this.#op(signal, () => this.#assertUsable(), true);
         // The recipient's phone confirms a moment after the server's ack.
         acked.then(
@@ -234,7 +241,7 @@ export class SimTransport implements Transport {
    * Runs `finish` after the account's latency, unless the account hangs (then only the caller's
    * signal ends it). `accepted`: the network already has the message, so a failure now is ambiguous.
    */
-  #op(signal: AbortSignal, finish: () => void, accepted = false): Promise<void> {
+  #op(signal: AbortSignal, finish: () => void, accepted = false, silent = false): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (signal.aborted) return reject(abortReason(signal));
       const clock = this.network.clock;
@@ -252,7 +259,7 @@ export class SimTransport implements Transport {
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.#pending.add(pending);
-      if (this.#mode === 'hang') return; // silent: only the caller's timeout ends it
+      if (this.#mode === 'hang' || silent) return; // silent: only the caller's timeout ends it
       timer = clock.setTimeout(() => {
         if (this.#mode === 'hang') return; // went silent mid-flight: the ack never comes
         this.#pending.delete(pending);

@@ -1,5 +1,8 @@
 // Wires the running system: the supervisor (root actor) with its masters and failover incidents,
 // the balancer, one dispatcher per master, the assigner, the outbox on the store, the transports.
+// Whatever depends on the store is derived from it: at start-up and whenever the store reloads
+// after a failed write, the same fix-ups run (sends in flight become unknown, orphans go back to
+// the queue, interrupted incidents are finished) and every index is rebuilt from the disk's state.
 import { type Actor, createActor, fromPromise, type InspectionEvent, type Observer } from 'xstate';
 import { type AuditInput, failoverMachine, type Moved } from '../machines/failover.machine.ts';
 import type { MasterEmitted } from '../machines/master.machine.ts';
@@ -8,10 +11,9 @@ import { chooseBackup } from '../src/backup.ts';
 import { type Config, type MasterConfig, masterSettingsFrom } from '../src/config.ts';
 import { SwitchboardError } from '../src/errors.ts';
 import type { Logger } from '../src/logger.ts';
-import { type AcceptResult, Outbox } from '../src/outbox.ts';
-import type { HistoryLog } from '../src/store/history.ts';
-import type { FailoverRecord, MasterRecord, StoreData } from '../src/store/schema.ts';
-import type { Store } from '../src/store/store.ts';
+import { type AcceptResult, Outbox, type OutboxChange } from '../src/outbox.ts';
+import type { FailoverRecord } from '../src/store/schema.ts';
+import type { Store, StoreEvent } from '../src/store/store.ts';
 import { Assigner } from './assigner.ts';
 import { type Balancer, createBalancer } from './balancer.actor.ts';
 import { type Clock, realClock } from './clock.ts';
@@ -26,18 +28,15 @@ export interface SystemOptions {
   store: Store;
   log: Logger;
   clock?: Clock;
-  history?: HistoryLog;
   /** The simulated network for sim masters (one is made from config.sim when absent). */
   network?: SimNetwork;
-  /** Transports for non-sim masters, by phone (Baileys, later). */
+  /** Transports for non-sim masters, by phone. */
   transports?: Map<string, Transport>;
   /** XState inspection observer for every actor (the inspector's bridge); none: no inspection. */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
 
-function makeSupervisorLogic(deps: {
-  transportFor: (phone: string) => Transport;
-  clock: Clock;
+interface FailoverDeps {
   selectBackup: (input: {
     id: string;
     from: string;
@@ -52,7 +51,11 @@ function makeSupervisorLogic(deps: {
   }) => Promise<Moved>;
   activate: (input: { id: string; from: string; to: string | null }) => Promise<void>;
   audit: (input: AuditInput) => Promise<void>;
-}) {
+}
+
+function makeSupervisorLogic(
+  deps: FailoverDeps & { transportFor: (phone: string) => Transport; clock: Clock },
+) {
   const failover = failoverMachine.provide({
     actors: {
       selectBackup: fromPromiseOf(deps.selectBackup),
@@ -73,6 +76,8 @@ function fromPromiseOf<I, O>(fn: (input: I) => Promise<O>) {
 
 export type SupervisorLogic = ReturnType<typeof makeSupervisorLogic>;
 
+const FINAL: ReadonlySet<FailoverRecord['status']> = new Set(['completed', 'rolledBack']);
+
 export class SwitchboardSystem {
   readonly config: Config;
   readonly clock: Clock;
@@ -89,6 +94,10 @@ export class SwitchboardSystem {
   readonly #startedAt = new Map<string, number>();
   readonly #since = new Map<string, number>();
   readonly #cleanups: (() => void)[] = [];
+  /** Audit records whose write failed (the store was down): written once it is back. */
+  readonly #unwrittenAudits = new Map<string, FailoverRecord>();
+  /** Last unsent count per master, to notice when room opens. */
+  readonly #owned = new Map<string, number>();
   #stopping = false;
 
   constructor(options: SystemOptions) {
@@ -102,7 +111,7 @@ export class SwitchboardSystem {
       new SimNetwork({ clock: this.clock, latencyMs: config.sim.latencyMs, seed: config.sim.seed });
     this.#transports = new Map(options.transports);
     for (const m of config.masters) {
-      const stored = store.data.masters[m.phone];
+      const stored = store.get('masters', m.phone);
       this.#masters.set(m.phone, stored?.priority === undefined ? m : { ...m, priority: stored.priority });
       if (m.transport === 'sim') this.#transports.set(m.phone, this.network.account(m.phone));
       else if (!this.#transports.has(m.phone)) {
@@ -112,13 +121,7 @@ export class SwitchboardSystem {
         );
       }
     }
-    this.outbox = new Outbox(store, this.clock, options.history);
-    const recovered = this.outbox.recoverAfterRestart();
-    if (recovered > 0)
-      log.warn({ messages: recovered }, 'sends in flight at the last stop are now unknown and go out again');
-    const orphans = this.outbox.requeueOrphans(new Set(this.#masters.keys()));
-    if (orphans > 0)
-      log.warn({ messages: orphans }, 'messages of masters no longer configured are queued again');
+    this.outbox = new Outbox(store, this.clock, { maxAttempts: config.dispatch.maxAttempts });
 
     this.balancer = createBalancer({
       clock: this.clock,
@@ -128,9 +131,10 @@ export class SwitchboardSystem {
       // failover has little to move and least-loaded sees real load.
       maxInFlight: config.dispatch.maxInFlight * 2,
       affinityStore: {
-        get: (to) => store.data.affinity[to],
+        get: (to) => store.get('affinity', to),
+        // Recorded in the assignment's own transaction (the assigner's pass is one).
         set: (to, phone) => {
-          store.data.affinity[to] = phone;
+          store.transaction((tx) => tx.put('affinity', to, phone)).catch(() => undefined);
         },
       },
       log: log.child({ actor: 'balancer' }),
@@ -143,23 +147,13 @@ export class SwitchboardSystem {
       log,
       router: {
         select: (to, avoid) => this.balancer.select(to, avoid),
-        release: (phone, outcome, latencyMs) => this.balancer.release(phone, outcome, latencyMs),
-        anyRoutable: () => this.balancer.hasCapacity(),
-      },
-      onAssigned: (masters) => {
-        for (const phone of masters) this.dispatchers.get(phone)?.kick();
+        waitingFor: (to) => this.balancer.waitingFor(to),
+        eligible: (phone) => this.balancer.eligible(phone),
+        isRoutable: (phone) => this.balancer.isRoutable(phone),
+        anyEligible: () => this.balancer.hasCapacity(),
       },
     });
-    this.#cleanups.push(
-      this.outbox.onChange((change) => {
-        if (change.type === 'accepted' || change.type === 'requeued' || change.type === 'transferred') {
-          this.assigner.schedule();
-        }
-        if (change.type === 'released') this.dispatchers.get(change.master)?.kick();
-      }),
-    );
 
-    const settings = masterSettingsFrom(config);
     const logic = makeSupervisorLogic({
       transportFor: (phone) => this.transport(phone),
       clock: this.clock,
@@ -167,68 +161,23 @@ export class SwitchboardSystem {
         this.#startedAt.set(id, this.clock.now());
         return this.selectBackupMaster(from, preferred);
       },
-      transfer: async ({ id, from, to, reason, manual }) => {
-        const note = to
-          ? `failover ${id}: moved from ${from} to ${to}`
-          : `failover ${id}: ${from} failed, no backup`;
-        const result = await this.outbox.transfer(from, to, note, (data, moved) =>
-          this.#upsertAudit(data, {
-            id,
-            from,
-            to,
-            reason,
-            manual,
-            status: 'activating',
-            startedAt: this.#startedAt.get(id) ?? this.clock.now(),
-            moved: { messages: moved.messages, contacts: moved.contacts },
-            ...(to ? {} : { note: `no routable backup: ${moved.messages} messages wait in the queue` }),
-          }),
-        );
-        this.assigner.moved(result.ids);
-        this.log.warn(
-          { failover: id, from, to, messages: result.messages, contacts: result.contacts },
-          to ? 'failover: transfer committed' : 'failover: no backup, messages returned to the queue',
-        );
-        return { messages: result.messages, contacts: result.contacts };
-      },
+      transfer: (input) => this.#transfer(input),
       activate: async ({ to }) => {
         if (to === null) return;
         if (!this.balancer.isRoutable(to)) throw new Error(`backup ${to} stopped being routable`);
         this.dispatchers.get(to)?.kick();
       },
-      audit: async (input) => {
-        const startedAt = this.#startedAt.get(input.id) ?? this.clock.now();
-        this.#startedAt.delete(input.id);
-        const existing = store.data.failovers.find((f) => f.id === input.id);
-        this.#upsertAudit(store.data, {
-          id: input.id,
-          from: input.from,
-          to: input.backup,
-          reason: input.reason,
-          manual: input.manual,
-          status: input.status,
-          startedAt: existing?.startedAt ?? startedAt,
-          completedAt: this.clock.now(),
-          moved: input.moved,
-          ...((input.note ?? existing?.note) ? { note: input.note ?? existing?.note } : {}),
-        });
-        if (input.status === 'completed') this.#masterRecord(input.from).failovers++;
-        await store.commit();
-        const level = input.status === 'completed' ? 'info' : 'error';
-        this.log[level](
-          { failover: input.id, from: input.from, to: input.backup, note: input.note },
-          `failover ${input.status}`,
-        );
-      },
+      audit: (input) => this.#audit(input),
     });
 
+    const incidents = [...store.map('failovers').keys()].map((id) => Number(id.slice(3)) || 0);
     this.supervisor = createActor(logic, {
       clock: this.clock,
       systemId: 'supervisor',
       inspect: options.inspect,
       input: {
-        masters: config.masters.map((m) => ({ phone: m.phone, settings })),
-        firstIncident: store.data.failovers.length + 1,
+        masters: config.masters.map((m) => ({ phone: m.phone, settings: masterSettingsFrom(config) })),
+        firstIncident: Math.max(store.get('meta', 'incident') ?? 0, ...incidents, 0) + 1,
       },
     });
   }
@@ -239,7 +188,10 @@ export class SwitchboardSystem {
     return t;
   }
 
-  start(): this {
+  /** Starts the actors and dispatch; resolves once the start-up fix-ups are on disk (or the store went down). */
+  async start(): Promise<this> {
+    this.#cleanups.push(this.outbox.onChange((change) => this.#onOutbox(change)));
+    this.#cleanups.push(this.store.onEvent((event) => this.#onStore(event)));
     this.supervisor.start();
     for (const [phone, ref] of Object.entries(this.supervisor.getSnapshot().context.masters)) {
       const cfg = this.#masters.get(phone);
@@ -251,6 +203,7 @@ export class SwitchboardSystem {
       });
       this.#cleanups.push(() => forward.unsubscribe());
       this.balancer.addMaster({ ...cfg, warmUpMs: cfg.warmUpMinutes * 60_000 }, ref);
+      this.balancer.setLoad(phone, this.outbox.ownedCount(phone));
       const dispatcher = new Dispatcher({
         phone,
         outbox: this.outbox,
@@ -260,7 +213,11 @@ export class SwitchboardSystem {
         sendTimeoutMs: this.config.dispatch.sendTimeoutMs,
         maxInFlight: this.config.dispatch.maxInFlight,
         log: this.log.child({ master: phone, actor: 'dispatcher' }),
-        onOutcome: (id, outcome, latencyMs) => this.assigner.settle(id, outcome, latencyMs),
+        onOutcome: (m, outcome, latencyMs) => {
+          this.balancer.observe(phone, outcome === 'sent' ? 'sent' : 'failed', latencyMs);
+          // A resend prefers another master than the one that refused it or left it unacknowledged.
+          if (outcome !== 'sent') this.assigner.avoid(m.id, phone);
+        },
       });
       this.dispatchers.set(phone, dispatcher);
       let lastTop = '';
@@ -281,8 +238,171 @@ export class SwitchboardSystem {
       });
       this.#cleanups.push(() => sub.unsubscribe());
     }
-    this.assigner.schedule();
+    await this.#fixUp('the service stopped').catch((err: unknown) =>
+      this.log.error({ err }, 'start-up fix-ups not written; they run again when the store can write'),
+    );
+    this.assigner.rebuild();
     return this;
+  }
+
+  /**
+   * What start-up and a store reload have in common: the state is what the disk holds, so sends that
+   * were on the wire are unknown, orphans of removed masters go back to the queue, and incidents
+   * the stop interrupted are finished in the audit log.
+   */
+  async #fixUp(why: string): Promise<void> {
+    const recovered = this.outbox.recoverInFlight(why);
+    const orphans = this.outbox.requeueOrphans(new Set(this.#masters.keys()));
+    const audits = this.#finishInterruptedIncidents();
+    const [n, o] = await Promise.all([recovered, orphans, audits]);
+    if (n > 0) this.log.warn({ messages: n }, `sends in flight when ${why} are now unknown and go out again`);
+    if (o > 0) this.log.warn({ messages: o }, 'messages of masters no longer configured are queued again');
+  }
+
+  #finishInterruptedIncidents(): Promise<void> {
+    const running = new Set(Object.values(this.supervisor.getSnapshot().context.incidents).map((i) => i.id));
+    const now = this.clock.now();
+    const records = [...this.#unwrittenAudits.values()];
+    this.#unwrittenAudits.clear();
+    for (const f of this.store.map('failovers').values()) {
+      if (FINAL.has(f.status) || running.has(f.id)) continue;
+      records.push(
+        f.status === 'activating'
+          ? {
+              ...f,
+              status: 'completed',
+              completedAt: now,
+              note: `${f.note ? `${f.note}; ` : ''}finished after an interruption (the transfer had committed)`,
+            }
+          : {
+              ...f,
+              status: 'rolledBack',
+              completedAt: now,
+              note: 'interrupted before anything moved; it runs again while the master is down',
+            },
+      );
+    }
+    if (records.length === 0) return Promise.resolve();
+    return this.store.transaction((tx) => {
+      for (const r of records) tx.put('failovers', r.id, r);
+    });
+  }
+
+  #onOutbox(change: OutboxChange): void {
+    switch (change.type) {
+      case 'queued':
+        this.assigner.queued(change.to);
+        return;
+      case 'owned': {
+        const before = this.#owned.get(change.master) ?? 0;
+        this.#owned.set(change.master, change.count);
+        this.balancer.setLoad(change.master, change.count);
+        this.dispatchers.get(change.master)?.kick();
+        if (change.count < before) this.assigner.schedule(); // room opened on that master
+        return;
+      }
+      case 'rebuilt':
+        for (const phone of this.#masters.keys()) {
+          this.#owned.set(phone, this.outbox.ownedCount(phone));
+          this.balancer.setLoad(phone, this.outbox.ownedCount(phone));
+        }
+        return;
+      case 'status':
+        return;
+    }
+  }
+
+  #onStore(event: StoreEvent): void {
+    if (event.type === 'unavailable') {
+      // The store rolled memory back to the disk: nothing new goes out until it can write again.
+      // (The outbox has rebuilt its indexes from the rolled-back state already: it listens first.)
+      this.assigner.setPaused(true);
+      for (const d of this.dispatchers.values()) d.setPaused(true);
+      this.assigner.rebuild();
+    } else if (event.type === 'recovered') {
+      void this.#fixUp('the store failed')
+        .catch((err: unknown) => this.log.error({ err }, 'fix-ups after the store recovered not written'))
+        .finally(() => {
+          if (!this.store.available) return;
+          this.assigner.rebuild();
+          this.assigner.setPaused(false);
+          for (const d of this.dispatchers.values()) d.setPaused(false);
+        });
+    }
+  }
+
+  async #transfer({
+    id,
+    from,
+    to,
+    reason,
+    manual,
+  }: {
+    id: string;
+    from: string;
+    to: string | null;
+    reason: string;
+    manual: boolean;
+  }): Promise<Moved> {
+    const note = to
+      ? `failover ${id}: moved from ${from} to ${to}`
+      : `failover ${id}: ${from} failed, no backup`;
+    const number = Number(id.slice(3)) || 0;
+    const result = await this.outbox.transfer(from, to, note, (tx, moved) => {
+      tx.put('failovers', id, {
+        id,
+        from,
+        to,
+        reason,
+        manual,
+        status: 'activating',
+        startedAt: this.#startedAt.get(id) ?? this.clock.now(),
+        moved: { messages: moved.messages, contacts: moved.contacts },
+        ...(to ? {} : { note: `no routable backup: ${moved.messages} messages wait in the queue` }),
+      });
+      if ((tx.get('meta', 'incident') ?? 0) < number) tx.put('meta', 'incident', number);
+    });
+    this.log.warn(
+      { failover: id, from, to, messages: result.messages, contacts: result.contacts },
+      to ? 'failover: transfer committed' : 'failover: no backup, messages returned to the queue',
+    );
+    return { messages: result.messages, contacts: result.contacts };
+  }
+
+  async #audit(input: AuditInput): Promise<void> {
+    const startedAt = this.#startedAt.get(input.id) ?? this.clock.now();
+    this.#startedAt.delete(input.id);
+    const existing = this.store.get('failovers', input.id);
+    const note = input.note ?? existing?.note;
+    const record: FailoverRecord = {
+      id: input.id,
+      from: input.from,
+      to: input.backup,
+      reason: input.reason,
+      manual: input.manual,
+      status: input.status,
+      startedAt: existing?.startedAt ?? startedAt,
+      completedAt: this.clock.now(),
+      moved: input.moved,
+      ...(note ? { note } : {}),
+    };
+    const level = input.status === 'completed' ? 'info' : 'error';
+    this.log[level](
+      { failover: input.id, from: input.from, to: input.backup, note: input.note },
+      `failover ${input.status}`,
+    );
+    try {
+      await this.store.transaction((tx) => {
+        tx.put('failovers', record.id, record);
+        if (input.status === 'completed') {
+          const m = tx.get('masters', input.from);
+          tx.put('masters', input.from, { ...m, failovers: (m?.failovers ?? 0) + 1 });
+        }
+      });
+    } catch (err) {
+      this.#unwrittenAudits.set(record.id, record);
+      this.log.warn({ err, failover: input.id }, 'audit record not written yet: the store cannot write');
+    }
   }
 
   /** Accepts a message for sending; resolves once it is durable (the HTTP 202). */
@@ -324,7 +444,7 @@ export class SwitchboardSystem {
     return chooseBackup({ phone: from, region: failed.region }, candidates, preferred);
   }
 
-  /** Starts a manual failover; resolves with its id once the incident is running. */
+  /** Starts a manual failover (its source is drained until reset); returns the incident id. */
   executeFailover(from: string, to?: string): string {
     if (!this.#masters.has(from))
       throw new SwitchboardError('SB_ERR_UNKNOWN_MASTER', `no master ${from}`, 404);
@@ -352,15 +472,18 @@ export class SwitchboardSystem {
   async updateRoutingPriorities(phone: string, priority: number): Promise<void> {
     const cfg = this.#masters.get(phone);
     if (!cfg) throw new SwitchboardError('SB_ERR_UNKNOWN_MASTER', `no master ${phone}`, 404);
+    await this.store.transaction((tx) => {
+      const m = tx.get('masters', phone);
+      tx.put('masters', phone, { failovers: m?.failovers ?? 0, priority });
+    });
     this.#masters.set(phone, { ...cfg, priority });
     this.balancer.updateRoutingPriorities(phone, priority);
-    this.#masterRecord(phone).priority = priority;
-    await this.store.commit();
   }
 
   /** Incidents: the audit log plus the ones still running, newest first. */
   failovers(): FailoverRecord[] {
-    const stored = this.store.data.failovers;
+    const stored = [...this.store.map('failovers').values()];
+    for (const r of this.#unwrittenAudits.values()) if (!this.store.get('failovers', r.id)) stored.push(r);
     const known = new Set(stored.map((f) => f.id));
     const running: FailoverRecord[] = [];
     for (const incident of Object.values(this.supervisor.getSnapshot().context.incidents)) {
@@ -376,23 +499,7 @@ export class SwitchboardSystem {
         moved: { messages: 0, contacts: 0 },
       });
     }
-    return [...stored, ...running].sort((a, b) => b.startedAt - a.startedAt);
-  }
-
-  /** The master's persistent record, created on first use. */
-  #masterRecord(phone: string): MasterRecord {
-    let record = this.store.data.masters[phone];
-    if (!record) {
-      record = { failovers: 0 };
-      this.store.data.masters[phone] = record;
-    }
-    return record;
-  }
-
-  #upsertAudit(data: StoreData, record: FailoverRecord): void {
-    const i = data.failovers.findIndex((f) => f.id === record.id);
-    if (i >= 0) data.failovers[i] = record;
-    else data.failovers.push(record);
+    return [...stored, ...running].sort((a, b) => b.startedAt - a.startedAt || b.id.localeCompare(a.id));
   }
 
   /** Stops taking work, gives in-flight sends `graceMs` to finish, commits, closes transports. */
@@ -401,10 +508,21 @@ export class SwitchboardSystem {
     this.#stopping = true;
     this.assigner.stop();
     await Promise.all([...this.dispatchers.values()].map((d) => d.stop(graceMs)));
+    await this.store.flushed().catch((err: unknown) => this.log.error({ err }, 'final commit failed'));
     for (const c of this.#cleanups) c();
     this.supervisor.stop();
     this.balancer.stop();
     await Promise.allSettled([...this.#transports.values()].map((t) => t.close()));
-    await this.store.commit().catch((err: unknown) => this.log.error({ err }, 'final commit failed'));
+  }
+
+  /** Drops everything at once without writing (a simulated crash: the store is halted by the caller). */
+  halt(): void {
+    this.#stopping = true;
+    this.assigner.stop();
+    for (const d of this.dispatchers.values()) d.halt();
+    for (const c of this.#cleanups) c();
+    this.supervisor.stop();
+    this.balancer.stop();
+    for (const t of this.#transports.values()) void t.close();
   }
 }

@@ -12,7 +12,7 @@ export interface PageReport {
 const counts: PageReport = { events: 0, bytes: 0, dropped: 0, messages: 0 };
 process.on('message', () => process.send?.({ ...counts }));
 
-const res = await fetch(process.argv[2]!);
+const res = await fetch(process.argv[2]!, { headers: { accept: 'text/event-stream' } });
 const reader = res.body!.getReader();
 const decoder = new TextDecoder();
 let buffer = '';

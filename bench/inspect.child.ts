@@ -52,7 +52,7 @@ async function run(job: InspectJob): Promise<InspectResult> {
   clock.set(Date.UTC(2026, 0, 1));
   const store = await Store.open(dir, { fsync: false });
   const bridge = job.mode === 'off' ? undefined : new InspectionBridge();
-  const system = new SwitchboardSystem({
+  const system = await new SwitchboardSystem({
     config,
     store,
     log: pino({ level: 'silent' }),

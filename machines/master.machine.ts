@@ -31,7 +31,11 @@ export interface MasterSettings {
   maxRecoveryAttempts: number;
   backoffBaseMs: number;
   backoffMaxMs: number;
-  /** A run of this many failed sends counts as one failed probe (passive outlier detection). */
+  /**
+   * Passive outlier detection (Envoy's consecutive_5xx): this many sends in a row that failed or
+   * went unacknowledged take the master out of rotation even while its probes succeed; only a
+   * successful send resets the run.
+   */
   sendFailureThreshold: number;
 }
 
@@ -59,6 +63,8 @@ export interface MasterContext {
   consecutiveFailures: number;
   consecutiveSuccesses: number;
   consecutiveSendFailures: number;
+  /** Times in a row the master was ejected by its sends; lengthens the backoff before it is tried again. */
+  ejections: number;
   /** Reconnect attempts since the master was last healthy (or reset). */
   recoveryAttempts: number;
   /** False until the first successful connect: the very first connect skips probation. */
@@ -76,7 +82,9 @@ export type MasterEvent =
   | { type: 'transport.connection.closed'; code?: number; reason?: string }
   | { type: 'send.succeeded'; latencyMs: number }
   | { type: 'send.failed'; reason: string; code?: number }
-  | { type: 'master.reset' };
+  | { type: 'master.reset' }
+  /** A manual failover moved this master's work away: it takes nothing until "master.reset". */
+  | { type: 'master.drain'; reason?: string };
 
 export type MasterEmitted =
   | { type: 'master.healthy'; phone: string }
@@ -144,7 +152,8 @@ export const masterMachine = setup({
   },
   delays: {
     recoveryTimeout: ({ context }) => context.settings.recoveryTimeoutMs,
-    backoff: ({ context }) => backoffDelay(context.settings, context.phone, context.recoveryAttempts),
+    backoff: ({ context }) =>
+      backoffDelay(context.settings, context.phone, context.recoveryAttempts + context.ejections),
   },
   guards: {
     probeIsSlow: ({ context, event }) =>
@@ -160,11 +169,12 @@ export const masterMachine = setup({
     closeIsRetryable: not('closeIsPermanent'),
     attemptsExhausted: ({ context }) => context.recoveryAttempts >= context.settings.maxRecoveryAttempts,
     firstConnect: ({ context }) => !context.connectedOnce,
-    sendRunCountsAsFailure: ({ context, event }) =>
-      event.type === 'send.failed' &&
-      (event.code === RESTRICTED_SEND_CODE ||
-        context.consecutiveSendFailures + 1 >= context.settings.sendFailureThreshold),
-    sendRunReachesThreshold: and(['sendRunCountsAsFailure', 'failureReachesThreshold']),
+    /** WhatsApp restricted the account (463): counts like a failed probe. */
+    sendRestricted: ({ event }) => event.type === 'send.failed' && event.code === RESTRICTED_SEND_CODE,
+    restrictedReachesThreshold: and(['sendRestricted', 'failureReachesThreshold']),
+    /** This failed send completes a run of `sendFailureThreshold`: eject. */
+    sendRunEjects: ({ context }) =>
+      context.consecutiveSendFailures + 1 >= context.settings.sendFailureThreshold,
   },
   actions: {
     countProbeFailure: assign({
@@ -176,19 +186,27 @@ export const masterMachine = setup({
         return `${n} consecutive probe${n === 1 ? '' : 's'} failed (last: ${why})`;
       },
     }),
-    countSendRunAsFailure: assign({
+    countRestricted: assign({
       consecutiveFailures: ({ context }) => context.consecutiveFailures + 1,
       consecutiveSuccesses: 0,
-      consecutiveSendFailures: 0,
+      consecutiveSendFailures: ({ context }) => context.consecutiveSendFailures + 1,
       lastError: ({ event }) =>
-        event.type === 'send.failed' && event.code === RESTRICTED_SEND_CODE
-          ? `send restricted by WhatsApp (${RESTRICTED_SEND_CODE}): ${event.reason}`
-          : `a run of failed sends (last: ${event.type === 'send.failed' ? event.reason : 'unknown'})`,
+        `send restricted by WhatsApp (${RESTRICTED_SEND_CODE}): ${event.type === 'send.failed' ? event.reason : ''}`,
+    }),
+    eject: assign({
+      consecutiveSendFailures: 0,
+      ejections: ({ context }) => context.ejections + 1,
+      lastError: ({ context, event }) =>
+        `${context.consecutiveSendFailures + 1} sends in a row failed or went unacknowledged (last: ${event.type === 'send.failed' ? event.reason : 'unknown'})`,
     }),
     countSendFailure: assign({
       consecutiveSendFailures: ({ context }) => context.consecutiveSendFailures + 1,
     }),
-    countSendSuccess: assign({ consecutiveSendFailures: 0 }),
+    countSendSuccess: assign({ consecutiveSendFailures: 0, ejections: 0 }),
+    recordDrain: assign({
+      lastError: ({ event }) =>
+        event.type === 'master.drain' ? (event.reason ?? 'drained by a manual failover') : 'drained',
+    }),
     countGoodProbe: assign({
       consecutiveFailures: 0,
       consecutiveSuccesses: ({ context }) => context.consecutiveSuccesses + 1,
@@ -229,7 +247,6 @@ export const masterMachine = setup({
     markConnected: assign({ connectedOnce: true, consecutiveFailures: 0, consecutiveSuccesses: 0 }),
     markHealthy: assign({
       consecutiveFailures: 0,
-      consecutiveSendFailures: 0,
       recoveryAttempts: 0,
       lastError: null,
       lastCloseCode: null,
@@ -267,6 +284,7 @@ export const masterMachine = setup({
     consecutiveFailures: 0,
     consecutiveSuccesses: 0,
     consecutiveSendFailures: 0,
+    ejections: 0,
     recoveryAttempts: 0,
     connectedOnce: false,
     lastLatencyMs: null,
@@ -283,6 +301,7 @@ export const masterMachine = setup({
       target: '.failed.needsRepair',
       actions: 'recordClose',
     },
+    'master.drain': { target: '.failed.drained', actions: 'recordDrain' },
   },
   states: {
     healthy: {
@@ -308,12 +327,9 @@ export const masterMachine = setup({
         ],
         'send.succeeded': { actions: 'countSendSuccess' },
         'send.failed': [
-          {
-            guard: 'sendRunReachesThreshold',
-            target: 'failed.backoff',
-            actions: 'countSendRunAsFailure',
-          },
-          { guard: 'sendRunCountsAsFailure', target: 'degraded', actions: 'countSendRunAsFailure' },
+          { guard: 'sendRunEjects', target: 'failed.backoff', actions: 'eject' },
+          { guard: 'restrictedReachesThreshold', target: 'failed.backoff', actions: 'countRestricted' },
+          { guard: 'sendRestricted', target: 'degraded', actions: 'countRestricted' },
           { actions: 'countSendFailure' },
         ],
         'transport.connection.closed': {
@@ -351,12 +367,9 @@ export const masterMachine = setup({
         ],
         'send.succeeded': { actions: 'countSendSuccess' },
         'send.failed': [
-          {
-            guard: 'sendRunReachesThreshold',
-            target: 'failed.backoff',
-            actions: 'countSendRunAsFailure',
-          },
-          { guard: 'sendRunCountsAsFailure', actions: 'countSendRunAsFailure' },
+          { guard: 'sendRunEjects', target: 'failed.backoff', actions: 'eject' },
+          { guard: 'restrictedReachesThreshold', target: 'failed.backoff', actions: 'countRestricted' },
+          { guard: 'sendRestricted', actions: 'countRestricted' },
           { actions: 'countSendFailure' },
         ],
         'transport.connection.closed': {
@@ -382,6 +395,8 @@ export const masterMachine = setup({
         exhausted: { entry: 'emitExhausted' },
         // Logged out, banned, replaced: never reconnects by itself.
         needsRepair: {},
+        // A manual failover moved its work away: it stays out of rotation until "master.reset".
+        drained: {},
       },
     },
     recovering: {

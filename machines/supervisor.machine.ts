@@ -1,8 +1,10 @@
 // The root of the system: spawns one master actor per number and owns failover. When a master
-// fails it runs one failover incident for it (never two at once for the same master); manual
-// commands start incidents or reset masters. Pure: the master and incident logic are provided.
-import { type ActorRefFrom, assign, enqueueActions, setup } from 'xstate';
-import { failoverMachine } from './failover.machine.ts';
+// fails it runs one failover incident for it (never two at once for the same master); an incident
+// that rolls back is retried with capped backoff while its master stays unroutable, so messages
+// are never left on a dead master. A manual failover drains its source ("master.drain"): it takes
+// nothing until "master.reset". Pure: the master and incident logic are provided.
+import { type ActorRefFrom, assign, enqueueActions, raise, setup } from 'xstate';
+import { type FailoverOutput, failoverMachine } from './failover.machine.ts';
 import { type MasterEmitted, type MasterSettings, masterMachine } from './master.machine.ts';
 
 export interface SupervisorMasterInput {
@@ -29,12 +31,22 @@ export interface SupervisorContext {
   incidents: Record<string, Incident>;
   /** Masters whose current failure already had its incident; cleared when the master recovers. */
   failedOver: Record<string, true>;
+  /** Masters known not to be routable now (failed or reconnecting), from their facts. */
+  down: Record<string, true>;
+  /** Rolled-back incidents in a row per master: the backoff of the next retry. */
+  retries: Record<string, number>;
   nextIncident: number;
+}
+
+/** Backoff before retrying a rolled-back failover: 1 s doubling, at most 30 s. */
+export function failoverRetryDelay(retries: number): number {
+  return Math.min(30_000, 1_000 * 2 ** Math.max(0, retries - 1));
 }
 
 export type SupervisorEvent =
   | MasterEmitted
   | { type: 'failover.execute'; from: string; to?: string; reason?: string }
+  | { type: 'failover.retry'; phone: string }
   | { type: 'master.reset'; phone: string }
   | { type: 'master.add'; master: SupervisorMasterInput }
   | { type: 'master.remove'; phone: string };
@@ -49,6 +61,12 @@ export const supervisorMachine = setup({
   guards: {
     noIncidentYet: ({ context, event }) =>
       event.type === 'master.failed' && !context.incidents[event.phone] && !context.failedOver[event.phone],
+    /** Still down and no incident running: the rolled-back failover runs again. */
+    retryDue: ({ context, event }) =>
+      event.type === 'failover.retry' &&
+      Boolean(context.masters[event.phone]) &&
+      Boolean(context.down[event.phone]) &&
+      !context.incidents[event.phone],
     knownMaster: ({ context, event }) =>
       (event.type === 'failover.execute' &&
         Boolean(context.masters[event.from]) &&
@@ -57,10 +75,25 @@ export const supervisorMachine = setup({
   },
   actions: {
     startIncident: assign(({ context, event, spawn }) => {
-      if (event.type !== 'master.failed' && event.type !== 'failover.execute') return {};
-      const from = event.type === 'master.failed' ? event.phone : event.from;
+      if (
+        event.type !== 'master.failed' &&
+        event.type !== 'failover.execute' &&
+        event.type !== 'failover.retry'
+      )
+        return {};
+      const from =
+        event.type === 'master.failed'
+          ? event.phone
+          : event.type === 'failover.retry'
+            ? event.phone
+            : event.from;
       const manual = event.type === 'failover.execute';
-      const reason = event.type === 'master.failed' ? event.reason : (event.reason ?? 'manual failover');
+      const reason =
+        event.type === 'master.failed'
+          ? event.reason
+          : event.type === 'failover.retry'
+            ? `retry after a rolled-back failover (attempt ${(context.retries[from] ?? 0) + 1})`
+            : (event.reason ?? 'manual failover');
       const id = `fo-${context.nextIncident}`;
       spawn('failover', {
         id,
@@ -78,13 +111,54 @@ export const supervisorMachine = setup({
         nextIncident: context.nextIncident + 1,
       };
     }),
+    drainSource: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'failover.execute') return;
+      const ref = context.masters[event.from];
+      if (ref)
+        enqueue.sendTo(ref, {
+          type: 'master.drain',
+          reason: `drained by manual failover${event.to ? ` to ${event.to}` : ''}`,
+        });
+    }),
+    markDown: assign({
+      down: ({ context, event }) => {
+        if (!('phone' in event)) return context.down;
+        const down =
+          event.type === 'master.failed' ||
+          event.type === 'master.recovering' ||
+          event.type === 'master.exhausted';
+        const up =
+          event.type === 'master.healthy' ||
+          event.type === 'master.degraded' ||
+          event.type === 'master.recovered';
+        if (down && !context.down[event.phone]) return { ...context.down, [event.phone]: true as const };
+        if (up && context.down[event.phone]) {
+          const { [event.phone]: _, ...rest } = context.down;
+          return rest;
+        }
+        return context.down;
+      },
+    }),
     endIncident: enqueueActions(({ context, event, enqueue }) => {
       const id = event.type.slice('xstate.done.actor.'.length);
       const incident = Object.values(context.incidents).find((i) => i.id === id);
       enqueue.stopChild(id);
       if (!incident) return;
       const { [incident.from]: _, ...rest } = context.incidents;
-      enqueue.assign({ incidents: rest });
+      const output = (event as unknown as { output?: FailoverOutput }).output;
+      if (output?.status === 'rolledBack') {
+        const retries = (context.retries[incident.from] ?? 0) + 1;
+        enqueue.assign({ incidents: rest, retries: { ...context.retries, [incident.from]: retries } });
+        enqueue(
+          raise(
+            { type: 'failover.retry', phone: incident.from },
+            { delay: failoverRetryDelay(retries), id: `failover.retry:${incident.from}` },
+          ),
+        );
+      } else {
+        const { [incident.from]: __, ...retries } = context.retries;
+        enqueue.assign({ incidents: rest, retries });
+      }
     }),
     forgetFailure: assign({
       failedOver: ({ context, event }) => {
@@ -124,13 +198,22 @@ export const supervisorMachine = setup({
     ),
     incidents: {},
     failedOver: {},
+    down: {},
+    retries: {},
     nextIncident: input.firstIncident ?? 1,
   }),
   on: {
-    'master.failed': { guard: 'noIncidentYet', actions: 'startIncident' },
-    'master.healthy': { actions: 'forgetFailure' },
-    'master.recovered': { actions: 'forgetFailure' },
-    'failover.execute': { guard: 'knownMaster', actions: 'startIncident' },
+    'master.failed': [
+      { guard: 'noIncidentYet', actions: ['markDown', 'startIncident'] },
+      { actions: 'markDown' },
+    ],
+    'master.healthy': { actions: ['markDown', 'forgetFailure'] },
+    'master.recovered': { actions: ['markDown', 'forgetFailure'] },
+    'master.degraded': { actions: 'markDown' },
+    'master.recovering': { actions: 'markDown' },
+    'master.exhausted': { actions: 'markDown' },
+    'failover.execute': { guard: 'knownMaster', actions: ['startIncident', 'drainSource'] },
+    'failover.retry': { guard: 'retryDue', actions: 'startIncident' },
     'master.reset': { guard: 'knownMaster', actions: 'resetMaster' },
     'master.add': { actions: 'addMaster' },
     'master.remove': { actions: 'removeMaster' },

@@ -33,11 +33,14 @@ switchboard <command> --help for its options`,
                     http://localhost:8080 (inspector.statelyPort); that page needs the internet.
                     The self-hosted inspector is always at /inspector.
 
-environment: SWITCHBOARD_TOKEN (bearer token for mutating routes; empty = none), LOG_LEVEL`,
+environment: SWITCHBOARD_TOKEN (bearer token for every route but /healthz and /readyz; empty = none),
+             SWITCHBOARD_READ_TOKEN (a second token that may only read; needs SWITCHBOARD_TOKEN), LOG_LEVEL`,
   status: `usage: switchboard status [--url URL] [--json]
 
   --url URL   the running service (default ${DEFAULT_URL})
-  --json      print the raw JSON of GET /api/masters`,
+  --json      print the raw JSON of GET /api/masters
+
+environment: SWITCHBOARD_TOKEN, else SWITCHBOARD_READ_TOKEN, when the service has one`,
   send: `usage: switchboard send --to PHONE --text TEXT [--idempotency-key KEY] [--url URL]
 
   --to PHONE              recipient in international format, e.g. +971501234567
@@ -98,7 +101,7 @@ async function serve(argv: string[]): Promise<void> {
   const port = parsePort(values.port);
   const config: Config = {
     ...base,
-    http: { host: values.host ?? base.http.host, port: port ?? base.http.port },
+    http: { ...base.http, host: values.host ?? base.http.host, port: port ?? base.http.port },
     dataDir: values['data-dir'] ?? base.dataDir,
     inspector: { ...base.inspector, stately: base.inspector.stately || values.inspect === 'stately' },
   };
@@ -109,7 +112,12 @@ async function serve(argv: string[]): Promise<void> {
     }
   }
   const log = createLogger();
-  const server = await startServer({ config, token: process.env.SWITCHBOARD_TOKEN, log });
+  const server = await startServer({
+    config,
+    token: process.env.SWITCHBOARD_TOKEN,
+    readToken: process.env.SWITCHBOARD_READ_TOKEN,
+    log,
+  });
   const timers = faults.map((f) =>
     setTimeout(() => server.switchboard.injectFault(f.phone, { kind: f.kind }), f.afterMs),
   );
@@ -138,6 +146,10 @@ async function request(url: string, init: RequestInit = {}): Promise<{ status: n
   return { status: res.status, body };
 }
 
+function bearer(token: string | undefined): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
 function failIfError(status: number, body: unknown): void {
   if (status < 400) return;
   const message = typeof body === 'object' && body && 'message' in body ? String(body.message) : String(body);
@@ -151,7 +163,9 @@ async function status(argv: string[]): Promise<void> {
   });
   if (values.help) return void console.log(HELP.status);
   const base = values.url ?? DEFAULT_URL;
-  const { status: code, body } = await request(`${base}/api/masters`);
+  // A read: either token will do.
+  const token = process.env.SWITCHBOARD_TOKEN || process.env.SWITCHBOARD_READ_TOKEN;
+  const { status: code, body } = await request(`${base}/api/masters`, { headers: bearer(token) });
   failIfError(code, body);
   if (values.json) return void console.log(JSON.stringify(body, null, 2));
   const masters = (body as { masters: MasterRow[] }).masters;
@@ -198,7 +212,7 @@ async function send(argv: string[]): Promise<void> {
   const token = process.env.SWITCHBOARD_TOKEN;
   const { status: code, body } = await request(`${values.url ?? DEFAULT_URL}/api/messages`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    headers: { 'content-type': 'application/json', ...bearer(token) },
     body: JSON.stringify({
       to: values.to,
       text: values.text,

@@ -2,8 +2,9 @@
 
 // A bad file is refused with the file and the field named.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
-import { DEFAULT_MASTER_SETTINGS, type MasterSettings } from '../machines/master.machine.ts';
+import type { MasterSettings } from '../machines/master.machine.ts';
 import { SwitchboardError } from './errors.ts';
 import { countryOf, normalizePhone } from './phone.ts';
 import { STRATEGY_NAMES } from './routing/registry.ts';
@@ -35,6 +36,32 @@ export const masterConfigSchema = z
     transport: z.enum(['sim', 'baileys']).default('sim'),
   })
   .transform((m) => ({ ...m, region: m.region ?? countryOf(m.phone) ?? 'ZZ' }));
+
+/**
+ * Writes per client address and time window; `false` or `enabled: false` turns the limit off. The default
+ * (6,000 a minute) is far above what a fleet sends (60 a minute per master by default) and catches a
+ * runaway or hostile client; loopback clients are not counted unless `allowLoopback` is false.
+ */
+const rateLimitSchema = z
+  .union([
+    z.literal(false),
+    z.strictObject({
+      enabled: z.boolean().default(true),
+      max: positiveInt.default(6_000),
+      timeWindowMs: positiveInt.default(60_000),
+      allowLoopback: z.boolean().default(true),
+    }),
+  ])
+  .prefault({});
+
+const proxyAddress = z.string().refine((value) => {
+  const [ip = '', bits, ...rest] = value.split('/');
+  const version = isIP(ip);
+  if (!version || rest.length) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (version === 4 ? 32 : 128);
+}, 'expected an IP address or a CIDR such as "127.0.0.1" or "10.0.0.0/8"');
 
 export const configSchema = z.strictObject({
   masters: z
@@ -81,6 +108,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       sendTimeoutMs: positiveInt.default(10_000),
       maxInFlight: positiveInt.default(4),
+      /** A message goes on the wire at most this many times; then it fails ("may have been delivered"). */
+      maxAttempts: positiveInt.default(3),
+      /** Sends in a row that fail or go unacknowledged before a master leaves rotation. */
+      failureThreshold: positiveInt.default(5),
     })
     .prefault({}),
   monitor: z.strictObject({ reportIntervalMs: positiveInt.default(60_000) }).prefault({}),
@@ -88,6 +119,15 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65_535).default(7420),
+      /** GET /metrics without a token (Prometheus inside a trusted network); otherwise it needs one. */
+      metricsPublic: z.boolean().default(false),
+      rateLimit: rateLimitSchema,
+      /** Addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client; false: none. */
+      trustProxy: z
+        .union([z.literal(false), z.array(proxyAddress).min(1)], {
+          error: 'expected false or a list of proxy addresses such as ["127.0.0.1"]',
+        })
+        .default(false),
     })
     .prefault({}),
   dataDir: z.string().min(1).default('./data'),
@@ -164,6 +204,6 @@ export function masterSettingsFrom(config: Config): MasterSettings {
     maxRecoveryAttempts: config.recovery.maxAttempts,
     backoffBaseMs: config.recovery.backoffBaseMs,
     backoffMaxMs: config.recovery.backoffMaxMs,
-    sendFailureThreshold: DEFAULT_MASTER_SETTINGS.sendFailureThreshold,
+    sendFailureThreshold: config.dispatch.failureThreshold,
   };
 }

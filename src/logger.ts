@@ -13,7 +13,18 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? process.env.LOG_LEVEL ?? 'info';
-  const paths = ['token', '*.token', 'authorization', 'req.headers.authorization', 'headers.authorization'];
+  // Tokens at every level, debug included; the request logger never logs headers, this is the net under it.
+  const paths = [
+    'token',
+    '*.token',
+    'readToken',
+    '*.readToken',
+    'authorization',
+    '*.authorization',
+    'req.headers.authorization',
+    'headers.authorization',
+    '*.headers.authorization',
+  ];
   if (level !== 'debug' && level !== 'trace') paths.push('to', '*.to', 'recipient', '*.recipient');
   const base: pino.LoggerOptions = {
     level,

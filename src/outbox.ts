@@ -1,23 +1,24 @@
 // The durable outbox: every accepted message and its life (queued -> assigned -> sending -> sent ->
-// delivered | read, or failed, or unknown), kept in the store with a history per message. Callers
-// learn of acceptance only once the commit holding the message is on disk.
-import { randomUUID } from 'node:crypto';
+// delivered | read, or failed, or unknown), as records in the store with a history each. Callers
+// learn of acceptance only once the journal record holding the message is on disk. The indexes
+// here (a queue per recipient, what each master owns) are derived from the store's state and
+// rebuilt from it whenever the store reloads, so counts can never drift from what the disk says.
+import { createHash, randomUUID } from 'node:crypto';
 import type { Clock } from '../actors/clock.ts';
 import { SwitchboardError } from './errors.ts';
-import type { HistoryLog } from './store/history.ts';
-import { MESSAGE_STATUSES, type MessageRecord, type MessageStatus, type StoreData } from './store/schema.ts';
-import type { Store } from './store/store.ts';
+import {
+  type FailoverRecord,
+  type HistoryEntry,
+  MESSAGE_STATUSES,
+  type MessageRecord,
+  type MessageStatus,
+} from './store/schema.ts';
+import type { Store, Transaction } from './store/store.ts';
 
-/** Statuses in which a master owns a message that still has to be sent. */
-const PENDING_ON_MASTER: ReadonlySet<MessageStatus> = new Set(['assigned', 'unknown']);
-/** Statuses after which nothing more happens to a message but receipts. */
-const FINISHED: ReadonlySet<MessageStatus> = new Set(['delivered', 'read', 'failed']);
-/** How long an idempotency key is remembered (the message's own life comes on top: see prune). */
+/** How long an idempotency key is remembered (longer while its message is still live). */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-/** A sent message without a receipt for this long leaves the hot document all the same. */
+/** A sent message without a receipt for this long leaves the live state all the same. */
 const STALE_SENT_MS = 24 * 60 * 60 * 1000;
-/** Archived messages kept in memory for GET /api/messages/:id before the history file is read. */
-const RECENT_ARCHIVE = 10_000;
 
 export type MessageCounts = Record<MessageStatus, number>;
 
@@ -29,36 +30,107 @@ export interface AcceptResult {
 }
 
 export type OutboxChange =
-  | { type: 'accepted'; id: string }
-  | { type: 'released'; master: string }
-  | { type: 'requeued'; id: string }
-  | { type: 'transferred'; from: string; to: string | null };
+  /** A recipient has a message waiting for a master. */
+  | { type: 'queued'; to: string }
+  /** What a master owns (assigned, sending, unknown) changed; `count` is the new total. */
+  | { type: 'owned'; master: string; count: number }
+  /** A message changed status (after the change is staged; durable with its transaction). */
+  | { type: 'status'; message: MessageRecord; previous: MessageStatus | null }
+  /** The indexes were rebuilt from the store (after a reload). */
+  | { type: 'rebuilt' };
 
 export interface TransferResult {
   messages: number;
   contacts: number;
-  /** Message ids that were moved. */
   ids: string[];
 }
 
-export class Outbox {
-  /** Unowned messages waiting for a master, oldest first (a Set keeps insertion order). */
-  readonly #queue = new Set<string>();
-  /** Per master: the ids it owns that are not sent yet (assigned, sending, unknown). */
-  readonly #owned = new Map<string, Set<string>>();
-  readonly #listeners = new Set<(change: OutboxChange) => void>();
-  readonly #recent = new Map<string, MessageRecord>();
+export interface OutboxOptions {
+  /** A message goes on the wire at most this many times (default 3). */
+  maxAttempts?: number;
+  /** Recently finished messages kept in memory for listings (default 10,000). */
+  recentLimit?: number;
+}
 
-  constructor(
-    readonly store: Store,
-    readonly clock: Clock,
-    readonly history?: HistoryLog,
-  ) {
-    this.#reindex();
+/** FIFO of message ids, oldest first, with insertion in createdAt order for the rare older one. */
+class IdQueue {
+  ids: string[] = [];
+  head = 0;
+
+  get size(): number {
+    return this.ids.length - this.head;
   }
 
-  get data(): StoreData {
-    return this.store.data;
+  peek(): string | undefined {
+    return this.ids[this.head];
+  }
+
+  insert(id: string, createdAt: number, createdAtOf: (id: string) => number): void {
+    let i = this.ids.length;
+    while (i > this.head && createdAtOf(this.ids[i - 1]!) > createdAt) i--;
+    if (i === this.ids.length) this.ids.push(id);
+    else this.ids.splice(i, 0, id);
+  }
+
+  remove(id: string): void {
+    if (this.ids[this.head] === id) this.head++;
+    else {
+      const i = this.ids.indexOf(id, this.head);
+      if (i >= 0) this.ids.splice(i, 1);
+    }
+    if (this.head > 64 && this.head * 2 > this.ids.length) {
+      this.ids = this.ids.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+/** Waiting for any master: queued, or unknown and not owned (a resend that prefers another master). */
+function isQueued(m: MessageRecord): boolean {
+  return m.master === null && (m.status === 'queued' || m.status === 'unknown');
+}
+
+/** Owned and to be sent by its master. */
+function isPending(m: MessageRecord): boolean {
+  return m.master !== null && (m.status === 'assigned' || m.status === 'unknown');
+}
+
+const FINISHED: ReadonlySet<MessageStatus> = new Set(['delivered', 'read', 'failed']);
+
+export function requestHash(to: string, text: string): string {
+  return createHash('sha256').update(to).update('\0').update(text).digest('base64url');
+}
+
+export class Outbox {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly maxAttempts: number;
+  readonly #recentLimit: number;
+  readonly #queues = new Map<string, IdQueue>();
+  #queued = 0;
+  readonly #pending = new Map<string, Set<string>>();
+  readonly #sending = new Map<string, Set<string>>();
+  /** Live `sent` ids, by the order they were sent (stale ones leave after a day). */
+  readonly #sent = new Set<string>();
+  readonly #counts = zeroCounts();
+  /** Recently finished messages, oldest first: listings show them without reading history files. */
+  readonly #recent = new Map<string, MessageRecord>();
+  readonly #listeners = new Set<(change: OutboxChange) => void>();
+  #events: OutboxChange[] = [];
+  #depth = 0;
+  #broken = false;
+  #housekeptAt = 0;
+
+  constructor(store: Store, clock: Clock, options: OutboxOptions = {}) {
+    this.store = store;
+    this.clock = clock;
+    this.maxAttempts = options.maxAttempts ?? 3;
+    this.#recentLimit = options.recentLimit ?? 10_000;
+    this.rebuild();
+    // The indexes follow the store: after a failed write it rolled back, after a recovery it reloaded.
+    store.onEvent((event) => {
+      if (event.type === 'unavailable' || event.type === 'recovered') this.rebuild();
+    });
   }
 
   onChange(listener: (change: OutboxChange) => void): () => void {
@@ -66,97 +138,134 @@ export class Outbox {
     return () => this.#listeners.delete(listener);
   }
 
-  #emit(change: OutboxChange): void {
-    for (const l of this.#listeners) l(change);
-  }
-
-  #reindex(): void {
-    this.#queue.clear();
-    this.#owned.clear();
-    const all = Object.values(this.data.messages).sort((a, b) => a.createdAt - b.createdAt);
+  /** Rebuilds every index from the store's state (start-up, and after the store reloaded). */
+  rebuild(): void {
+    this.#queues.clear();
+    this.#queued = 0;
+    this.#pending.clear();
+    this.#sending.clear();
+    this.#sent.clear();
+    Object.assign(this.#counts, zeroCounts());
+    const all = [...this.store.map('messages').values()].sort((a, b) => a.createdAt - b.createdAt);
     for (const m of all) this.#index(m);
+    const sent = all.filter((m) => m.status === 'sent').sort((a, b) => (a.sentAt ?? 0) - (b.sentAt ?? 0));
+    this.#sent.clear();
+    for (const m of sent) this.#sent.add(m.id);
+    this.#broken = false;
+    this.#events = [];
+    this.#emit({ type: 'rebuilt' });
   }
 
-  #index(m: MessageRecord): void {
-    if (m.status === 'queued') this.#queue.add(m.id);
-    else if (m.master && (PENDING_ON_MASTER.has(m.status) || m.status === 'sending'))
-      this.#own(m.master).add(m.id);
+  // --- reading --------------------------------------------------------------------------------
+
+  /** A live (unfinished) message. */
+  get(id: string): MessageRecord | undefined {
+    return this.store.get('messages', id);
   }
 
-  #unindex(m: MessageRecord): void {
-    this.#queue.delete(m.id);
-    if (m.master) this.#owned.get(m.master)?.delete(m.id);
+  /** Any message: live, recently finished, or from the history files. */
+  async find(id: string): Promise<MessageRecord | undefined> {
+    return this.get(id) ?? this.#recent.get(id) ?? (await this.store.archived(id));
   }
 
-  #own(master: string): Set<string> {
-    let set = this.#owned.get(master);
-    if (!set) {
-      set = new Set();
-      this.#owned.set(master, set);
+  get queueLength(): number {
+    return this.#queued;
+  }
+
+  /** Recipients with messages waiting for a master. */
+  queuedRecipients(): IterableIterator<string> {
+    return this.#queues.keys();
+  }
+
+  /** The oldest message waiting for a master for `to`. */
+  head(to: string): MessageRecord | undefined {
+    const id = this.#queues.get(to)?.peek();
+    return id === undefined ? undefined : this.get(id);
+  }
+
+  /** Unsent messages a master holds (assigned, sending, unknown). */
+  ownedCount(master: string): number {
+    return (this.#pending.get(master)?.size ?? 0) + (this.#sending.get(master)?.size ?? 0);
+  }
+
+  sendingCount(master: string): number {
+    return this.#sending.get(master)?.size ?? 0;
+  }
+
+  /** Masters that own anything. */
+  owners(): string[] {
+    const out = new Set<string>();
+    for (const [m, s] of this.#pending) if (s.size > 0) out.add(m);
+    for (const [m, s] of this.#sending) if (s.size > 0) out.add(m);
+    return [...out];
+  }
+
+  /** The messages a master should send next (assigned or unknown, in the order it got them). */
+  nextToSend(master: string, limit: number): MessageRecord[] {
+    const out: MessageRecord[] = [];
+    for (const id of this.#pending.get(master) ?? []) {
+      if (out.length >= limit) break;
+      const m = this.get(id);
+      if (m) out.push(m);
     }
-    return set;
+    return out;
   }
 
-  #set(m: MessageRecord, status: MessageStatus, master: string | null, note?: string): void {
-    this.#unindex(m);
-    m.status = status;
-    m.master = master;
-    m.history.push({
-      at: this.clock.now(),
-      status,
-      ...(master ? { master } : {}),
-      ...(note ? { note } : {}),
-    });
-    this.#index(m);
+  counts(): MessageCounts {
+    return { ...this.#counts };
   }
+
+  // --- writing --------------------------------------------------------------------------------
 
   /**
-   * After a restart: a send that was in flight when the process died may or may not have reached
-   * WhatsApp. It becomes `unknown` and is sent again (at least once), its history saying so.
+   * Several changes as one transaction (one journal record); events go out when the outermost
+   * batch ends, so listeners never run inside a half-made change.
    */
-  recoverAfterRestart(): number {
-    let n = 0;
-    for (const m of Object.values(this.data.messages)) {
-      if (m.status === 'sending') {
-        this.#set(m, 'unknown', m.master, 'in flight when the service stopped: sent again, may arrive twice');
-        n++;
-      }
+  batch<T>(fn: (tx: Transaction) => T): Promise<T> {
+    this.#depth++;
+    let result: Promise<T>;
+    try {
+      result = this.store.transaction((tx) => {
+        try {
+          return fn(tx);
+        } catch (err) {
+          this.#broken = true;
+          throw err;
+        }
+      });
+    } finally {
+      this.#depth--;
     }
-    return n;
-  }
-
-  /**
-   * After a restart with another config: messages owned by a master that is no longer configured
-   * go back to the queue (and that master's affinity entries are dropped). The caller commits.
-   */
-  requeueOrphans(known: ReadonlySet<string>): number {
-    const orphans = new Set<string>();
-    for (const m of Object.values(this.data.messages))
-      if (m.master && !known.has(m.master)) orphans.add(m.master);
-    for (const owner of Object.values(this.data.affinity)) if (!known.has(owner)) orphans.add(owner);
-    let moved = 0;
-    for (const master of orphans) {
-      moved += transferInDocument(
-        this.data,
-        master,
-        null,
-        `${master} is no longer configured`,
-        this.clock.now(),
-      ).messages;
+    if (this.#depth === 0) {
+      if (this.#broken) this.rebuild(); // the store undid the transaction: so do the indexes
+      const events = this.#events;
+      this.#events = [];
+      for (const e of events) this.#emit(e);
     }
-    if (orphans.size > 0) this.#reindex();
-    return moved;
+    return result;
   }
 
   /** Accepts a message; resolves once it is durable. The same idempotency key returns the first message. */
-  async accept(input: { to: string; text: string; idempotencyKey?: string }): Promise<AcceptResult> {
+  accept(input: { to: string; text: string; idempotencyKey?: string }): Promise<AcceptResult> {
     const key = input.idempotencyKey;
+    const hash = key === undefined ? '' : requestHash(input.to, input.text);
     if (key !== undefined) {
-      const existing = this.data.idempotency[key]?.id;
-      if (existing) {
-        const m = this.get(existing);
-        await this.store.commit(); // the first request may still be on its way to disk
-        return { id: existing, status: m?.status ?? 'sent', created: false };
+      const seen = this.store.get('idempotency', key);
+      if (seen) {
+        if (seen.hash !== '' && seen.hash !== hash) {
+          return Promise.reject(
+            new SwitchboardError(
+              'SB_ERR_IDEMPOTENCY_KEY_REUSED',
+              `idempotency key "${key}" was used for a different message (another recipient or text)`,
+              422,
+            ),
+          );
+        }
+        const known = this.get(seen.id) ?? this.#recent.get(seen.id);
+        // The first request may still be on its way to disk: answer once it is there.
+        return this.store
+          .flushed()
+          .then(() => ({ id: seen.id, status: known?.status ?? 'sent', created: false }));
       }
     }
     const id = randomUUID();
@@ -173,207 +282,274 @@ export class Outbox {
       history: [{ at: now, status: 'queued' }],
       ...(key === undefined ? {} : { idempotencyKey: key }),
     };
-    this.data.messages[id] = m;
-    if (key !== undefined) this.data.idempotency[key] = { id, at: now };
-    this.#housekeep(now);
-    this.#index(m);
-    await this.store.commit();
-    this.#emit({ type: 'accepted', id });
-    return { id, status: m.status, created: true };
+    return this.batch((tx) => {
+      this.#put(tx, undefined, m);
+      if (key !== undefined) tx.put('idempotency', key, { id, at: now, hash });
+      this.#housekeep(tx, now);
+      return { id, status: m.status, created: true };
+    });
   }
 
-  #housekeptAt = 0;
-
-  /**
-   * Keeps the hot document (rewritten by every commit) from growing for ever, at most once a
-   * minute: a `sent` message with no receipt for a day goes to the history file, and an
-   * idempotency key is forgotten a day after it was used once its message has left the document.
-   */
-  #housekeep(now: number): void {
-    if (now - this.#housekeptAt < 60_000) return;
-    this.#housekeptAt = now;
-    for (const m of Object.values(this.data.messages)) {
-      if (m.status === 'sent' && now - (m.sentAt ?? m.createdAt) > STALE_SENT_MS) this.#archive(m);
-    }
-    for (const [key, entry] of Object.entries(this.data.idempotency)) {
-      if (now - entry.at > IDEMPOTENCY_TTL_MS && !this.data.messages[entry.id])
-        delete this.data.idempotency[key];
-    }
-  }
-
-  get(id: string): MessageRecord | undefined {
-    return this.data.messages[id] ?? this.#recent.get(id) ?? this.history?.find(id);
-  }
-
-  /** Queued messages, oldest first. Live view: do not mutate the outbox while iterating. */
-  queued(): IterableIterator<string> {
-    return this.#queue.values();
-  }
-
-  get queueLength(): number {
-    return this.#queue.size;
-  }
-
-  /** How many not-yet-sent messages a master holds (assigned, sending, unknown). */
-  ownedCount(master: string): number {
-    return this.#owned.get(master)?.size ?? 0;
-  }
-
-  /** Gives a queued message to a master under a new epoch. The caller commits. */
-  assign(id: string, master: string, note?: string): MessageRecord {
-    const m = this.#mustGet(id);
-    m.epoch = ++this.data.epoch;
-    this.#set(m, 'assigned', master, note);
-    return m;
-  }
-
-  /** The messages a master should send next (assigned or unknown, oldest first), at most `limit`. */
-  nextToSend(master: string, limit: number): MessageRecord[] {
-    const out: MessageRecord[] = [];
-    const owned = this.#owned.get(master);
-    if (!owned) return out;
-    for (const id of owned) {
-      if (out.length >= limit) break;
-      const m = this.data.messages[id];
-      if (m && PENDING_ON_MASTER.has(m.status)) out.push(m);
-    }
-    return out;
-  }
-
-  /** Marks a send as started under `epoch`; false if the message moved meanwhile. The caller commits. */
-  markSending(id: string, master: string, epoch: number): boolean {
-    const m = this.data.messages[id];
-    if (!m || m.master !== master || m.epoch !== epoch || !PENDING_ON_MASTER.has(m.status)) return false;
-    m.attempts++;
-    this.#set(m, 'sending', master);
-    return true;
+  /** Gives a waiting message to a master under a new epoch. Joins the caller's batch when in one. */
+  assign(id: string, master: string, note?: string): Promise<void> {
+    return this.batch((tx) => {
+      const m = this.get(id);
+      if (!m || !isQueued(m)) return;
+      this.#change(tx, m, { status: 'assigned', master, epoch: m.epoch + 1 }, note);
+    });
   }
 
   /**
-   * WhatsApp acknowledged the send made under `epoch`. When the message moved to another master
-   * meanwhile (failover), the ack still counts: if the new owner has not started sending it, it is
-   * done; otherwise its history records the possible duplicate.
+   * Marks sends as started (attempts + 1) in one transaction. The caller sends only after
+   * `durable` resolves, and only if the message is still exactly this record (see isCurrent).
    */
-  markSent(id: string, master: string, epoch: number): void {
-    const m = this.data.messages[id];
-    if (!m) return;
-    const now = this.clock.now();
-    if (m.master === master && m.epoch === epoch && m.status === 'sending') {
-      m.sentAt = now;
-      this.#set(m, 'sent', master);
-    } else if (m.status === 'sent' || FINISHED.has(m.status)) {
-      m.history.push({
-        at: now,
-        status: m.status,
-        master,
-        note: `also acknowledged on ${master}: sent twice`,
-      });
-    } else if (m.status === 'sending') {
-      m.history.push({
-        at: now,
-        status: 'unknown',
-        master,
-        note: `acknowledged on ${master} after it moved; ${m.master} is sending it too: may arrive twice`,
-      });
-    } else {
-      m.sentAt = now;
-      this.#set(
+  markSending(
+    master: string,
+    messages: readonly MessageRecord[],
+  ): { started: MessageRecord[]; durable: Promise<void> } {
+    const started: MessageRecord[] = [];
+    const durable = this.batch((tx) => {
+      for (const m of messages) {
+        const now = this.get(m.id);
+        if (now !== m || now.master !== master || !isPending(now)) continue;
+        started.push(this.#change(tx, now, { status: 'sending', attempts: now.attempts + 1 }));
+      }
+    });
+    return { started, durable };
+  }
+
+  /** True while `m` is still the message's current record: nothing (a failover, a reload) changed it. */
+  isCurrent(m: MessageRecord): boolean {
+    return this.get(m.id) === m;
+  }
+
+  /**
+   * WhatsApp acknowledged the send made under `epoch`. When the message moved meanwhile, the ack
+   * still counts: if nobody is sending it now it is done; otherwise its history records the
+   * possible duplicate.
+   */
+  markSent(id: string, master: string, epoch: number): Promise<void> {
+    return this.batch((tx) => {
+      const m = this.get(id);
+      if (!m) return;
+      const now = this.clock.now();
+      if (m.master === master && m.epoch === epoch && m.status === 'sending') {
+        this.#change(tx, m, { status: 'sent', sentAt: now });
+      } else if (m.status === 'sent') {
+        this.#replace(tx, m, {
+          ...m,
+          history: [...m.history, entry(now, 'sent', master, `also acknowledged on ${master}: sent twice`)],
+        });
+      } else if (m.status === 'sending') {
+        this.#replace(tx, m, {
+          ...m,
+          history: [
+            ...m.history,
+            entry(
+              now,
+              'unknown',
+              master,
+              `acknowledged on ${master} after it moved; ${m.master} is sending it too: may arrive twice`,
+            ),
+          ],
+        });
+      } else if (!FINISHED.has(m.status)) {
+        this.#change(
+          tx,
+          m,
+          { status: 'sent', sentAt: now, master },
+          `acknowledged on ${master} after the message moved to ${m.master ?? 'the queue'}`,
+        );
+      }
+    });
+  }
+
+  /**
+   * The outcome of a send is not known (timeout, socket died without an ack): it may have reached
+   * WhatsApp. It goes back to the queue as `unknown` to be sent again (a resend prefers another
+   * master), unless it has been on the wire `maxAttempts` times: then it fails, saying it may
+   * have been delivered. Returns what became of it.
+   */
+  markUnknown(id: string, master: string, epoch: number, note: string): Promise<'unknown' | 'failed' | null> {
+    return this.batch((tx) => {
+      const m = this.get(id);
+      if (!m || m.master !== master || m.epoch !== epoch || m.status !== 'sending') return null;
+      return this.#ambiguous(tx, m, null, note);
+    });
+  }
+
+  /** unknown (queued again, or kept by `owner`) or failed after maxAttempts. */
+  #ambiguous(tx: Transaction, m: MessageRecord, owner: string | null, note: string): 'unknown' | 'failed' {
+    if (m.attempts >= this.maxAttempts) {
+      this.#finish(
+        tx,
         m,
-        'sent',
-        master,
-        `acknowledged on ${master} after the message moved to ${m.master ?? 'the queue'}`,
+        'failed',
+        `no acknowledgement after ${m.attempts} attempts: it may have been delivered (${note})`,
       );
+      return 'failed';
     }
-    this.#emit({ type: 'released', master });
+    this.#change(tx, m, { status: 'unknown', master: owner, epoch: m.epoch + 1 }, note);
+    return 'unknown';
   }
 
   /**
-   * The outcome of a send is not known (socket died, timeout without an ack): the message may have
-   * reached WhatsApp. Policy: it stays with its owner as `unknown` and is sent again (at least once).
+   * A send was refused for sure: nothing reached WhatsApp. A refusal about the recipient (not on
+   * WhatsApp) fails the message with the reason; otherwise the master was at fault and the
+   * message goes back to the queue for any master.
    */
-  markUnknown(id: string, master: string, epoch: number, note: string): void {
-    const m = this.data.messages[id];
-    if (!m || m.master !== master || m.epoch !== epoch || m.status !== 'sending') return;
-    this.#set(m, 'unknown', master, note);
-    this.#emit({ type: 'released', master });
+  markSendFailed(
+    id: string,
+    master: string,
+    epoch: number,
+    reason: string,
+    recipientFault = false,
+  ): Promise<void> {
+    return this.batch((tx) => {
+      const m = this.get(id);
+      if (!m || m.master !== master || m.epoch !== epoch || m.status !== 'sending') return;
+      if (recipientFault) this.#finish(tx, m, 'failed', reason);
+      else
+        this.#change(
+          tx,
+          m,
+          { status: 'queued', master: null, epoch: m.epoch + 1 },
+          `send on ${master} failed: ${reason}; queued again`,
+        );
+    });
+  }
+
+  /** A receipt from WhatsApp. Finished messages leave the live state for the history files. */
+  markReceipt(id: string, status: 'delivered' | 'read'): Promise<void> {
+    return this.batch((tx) => {
+      const m = this.get(id) ?? this.#recent.get(id);
+      if (!m || m.status === status || m.status === 'read') return;
+      if (m.status !== 'sent' && m.status !== 'delivered') return;
+      this.#finish(tx, m, status);
+    });
   }
 
   /**
-   * A send was refused for sure: nothing reached WhatsApp. When the refusal is about the recipient
-   * (not on WhatsApp, invalid), the message is `failed` with the reason. Otherwise the master was
-   * at fault: the message goes back to the queue for any master to take; the master's own health
-   * (passive outlier detection) stops traffic to it if it keeps refusing.
+   * Failover: moves every unsent message of `from` to `to` (or back to the queue when null), its
+   * contacts' affinity, and whatever `alongside` writes (the audit record), in one journal record.
+   * A message mid-send moves as `unknown` (it may have gone out).
    */
-  markSendFailed(id: string, master: string, epoch: number, reason: string, recipientFault = false): void {
-    const m = this.data.messages[id];
-    if (!m || m.master !== master || m.epoch !== epoch || m.status !== 'sending') return;
-    if (recipientFault) {
-      this.#set(m, 'failed', master, reason);
-      this.#archive(m);
-    } else {
-      this.#set(m, 'queued', null, `send on ${master} failed: ${reason}; queued again`);
-      this.#emit({ type: 'requeued', id });
-    }
-    this.#emit({ type: 'released', master });
-  }
-
-  /** A receipt from WhatsApp. Finished messages leave the hot document for the history file. */
-  markReceipt(id: string, status: 'delivered' | 'read'): void {
-    const m = this.data.messages[id];
-    if (!m || (m.status !== 'sent' && m.status !== 'delivered')) return;
-    if (m.status === status) return;
-    this.#set(m, status, m.master);
-    this.#archive(m);
-  }
-
-  #archive(m: MessageRecord): void {
-    this.history?.append([m]);
-    delete this.data.messages[m.id];
-    this.#unindex(m);
-    this.#recent.set(m.id, m);
-    if (this.#recent.size > RECENT_ARCHIVE) {
-      const oldest = this.#recent.keys().next().value;
-      if (oldest !== undefined) this.#recent.delete(oldest);
-    }
-  }
-
-  /** Moves every unsent message of `from` to `to` (or back to the queue when `to` is null) in one commit. */
-  async transfer(
+  transfer(
     from: string,
     to: string | null,
     note: string,
-    /** Runs in the same commit with the transfer's result: the audit record goes here. */
-    alongside?: (data: StoreData, result: TransferResult) => void,
+    alongside?: (tx: Transaction, moved: TransferResult) => void,
   ): Promise<TransferResult> {
-    const now = this.clock.now();
-    const result = await this.store.transaction((data) => {
-      const r = transferInDocument(data, from, to, note, now);
-      alongside?.(data, r);
-      return r;
+    return this.batch((tx) => {
+      const ids = [...(this.#pending.get(from) ?? []), ...(this.#sending.get(from) ?? [])];
+      for (const id of ids) {
+        const m = this.get(id)!;
+        if (m.status === 'sending')
+          this.#ambiguous(tx, m, to, `${note}; was mid-send on ${from}: may arrive twice`);
+        else if (to === null)
+          this.#change(
+            tx,
+            m,
+            { status: m.status === 'unknown' ? 'unknown' : 'queued', master: null, epoch: m.epoch + 1 },
+            note,
+          );
+        else this.#change(tx, m, { master: to, epoch: m.epoch + 1 }, note);
+      }
+      const contacts = tx.moveAffinity(from, to);
+      const result = { messages: ids.length, contacts, ids };
+      alongside?.(tx, result);
+      return result;
     });
-    // The live document changed underneath the indexes: rebuild the affected entries.
-    for (const id of result.ids) {
-      const m = this.data.messages[id];
-      if (!m) continue;
-      this.#queue.delete(id);
-      this.#owned.get(from)?.delete(id);
-      this.#index(m);
-    }
-    this.#emit({ type: 'transferred', from, to });
-    return result;
   }
 
-  /** Messages, newest first, filtered; and the counts per status over the hot document. */
+  /**
+   * After a restart or a reload of the store: a send that was in flight may or may not have
+   * reached WhatsApp. It becomes `unknown` (kept by its master) and is sent again, at most up to
+   * maxAttempts, its history saying so.
+   */
+  recoverInFlight(why: string): Promise<number> {
+    return this.batch((tx) => {
+      let n = 0;
+      for (const [master, ids] of [...this.#sending]) {
+        for (const id of [...ids]) {
+          this.#ambiguous(tx, this.get(id)!, master, `in flight when ${why}: sent again, may arrive twice`);
+          n++;
+        }
+      }
+      return n;
+    });
+  }
+
+  /**
+   * Messages owned by a master that is no longer configured go back to the queue, and its
+   * contacts' affinity is dropped.
+   */
+  requeueOrphans(known: ReadonlySet<string>): Promise<number> {
+    return this.batch((tx) => {
+      let n = 0;
+      for (const master of this.owners()) {
+        if (known.has(master)) continue;
+        n += this.#requeueAll(tx, master, `${master} is no longer configured`);
+      }
+      for (const master of new Set(this.store.map('affinity').values()))
+        if (!known.has(master)) tx.moveAffinity(master, null);
+      return n;
+    });
+  }
+
+  #requeueAll(tx: Transaction, master: string, note: string): number {
+    const ids = [...(this.#pending.get(master) ?? []), ...(this.#sending.get(master) ?? [])];
+    for (const id of ids) {
+      const m = this.get(id)!;
+      if (m.status === 'sending') this.#ambiguous(tx, m, null, `${note}; was mid-send: may arrive twice`);
+      else
+        this.#change(
+          tx,
+          m,
+          { status: m.status === 'unknown' ? 'unknown' : 'queued', master: null, epoch: m.epoch + 1 },
+          note,
+        );
+    }
+    return ids.length;
+  }
+
+  /**
+   * Keeps the live state from growing for ever, at most once a minute: a `sent` message with no
+   * receipt for a day goes to the history files; an idempotency key is forgotten a day after it
+   * was used once its message has finished.
+   */
+  #housekeep(tx: Transaction, now: number): void {
+    if (now - this.#housekeptAt < 60_000) return;
+    this.#housekeptAt = now;
+    for (const id of [...this.#sent]) {
+      const m = this.get(id);
+      if (m?.status !== 'sent') {
+        this.#sent.delete(id);
+        continue;
+      }
+      if (now - (m.sentAt ?? m.createdAt) <= STALE_SENT_MS) break;
+      this.#archive(tx, {
+        ...m,
+        finishedAt: now,
+        history: [...m.history, entry(now, 'sent', undefined, 'no receipt after a day')],
+      });
+    }
+    for (const [key, seen] of this.store.map('idempotency')) {
+      if (now - seen.at > IDEMPOTENCY_TTL_MS && !this.get(seen.id)) tx.del('idempotency', key);
+    }
+  }
+
+  /** Messages, newest first, filtered; and the counts per status over the live state and recent finished ones. */
   list(filter: { status?: MessageStatus; master?: string; limit?: number } = {}): {
     messages: MessageRecord[];
     counts: MessageCounts;
   } {
-    const counts = Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as MessageCounts;
     const limit = filter.limit ?? 100;
-    const all = Object.values(this.data.messages);
-    for (const m of all) counts[m.status]++;
+    const counts = this.counts();
     for (const m of this.#recent.values()) counts[m.status]++;
-    const source = [...all, ...this.#recent.values()].sort((a, b) => b.createdAt - a.createdAt);
+    const source = [...this.store.map('messages').values(), ...this.#recent.values()].sort(
+      (a, b) => b.createdAt - a.createdAt,
+    );
     const messages: MessageRecord[] = [];
     for (const m of source) {
       if (messages.length >= limit) break;
@@ -384,49 +560,120 @@ export class Outbox {
     return { messages, counts };
   }
 
-  #mustGet(id: string): MessageRecord {
-    const m = this.data.messages[id];
-    if (!m) throw new SwitchboardError('SB_ERR_UNKNOWN_MESSAGE', `no message ${id}`, 404);
-    return m;
+  // --- internals ------------------------------------------------------------------------------
+
+  /** Replaces `m` with a new record: status change plus its history entry. */
+  #change(
+    tx: Transaction,
+    m: MessageRecord,
+    patch: Partial<Pick<MessageRecord, 'status' | 'master' | 'epoch' | 'attempts' | 'sentAt'>>,
+    note?: string,
+  ): MessageRecord {
+    const next: MessageRecord = { ...m, ...patch };
+    const now = this.clock.now();
+    const after: MessageRecord = {
+      ...next,
+      history: [...m.history, entry(now, next.status, next.master ?? undefined, note)],
+    };
+    this.#replace(tx, m, after);
+    return after;
+  }
+
+  #finish(tx: Transaction, m: MessageRecord, status: 'delivered' | 'read' | 'failed', note?: string): void {
+    const now = this.clock.now();
+    this.#archive(tx, {
+      ...m,
+      status,
+      finishedAt: now,
+      history: [...m.history, entry(now, status, m.master ?? undefined, note)],
+    });
+  }
+
+  #archive(tx: Transaction, m: MessageRecord): void {
+    const before = this.get(m.id) ?? this.#recent.get(m.id);
+    if (this.get(m.id)) this.#unindex(this.get(m.id)!);
+    tx.archive(m);
+    this.#recent.delete(m.id);
+    this.#recent.set(m.id, m);
+    if (this.#recent.size > this.#recentLimit) {
+      const oldest = this.#recent.keys().next().value;
+      if (oldest !== undefined) this.#recent.delete(oldest);
+    }
+    this.#events.push({ type: 'status', message: m, previous: before?.status ?? null });
+    if (before?.master && before.status !== 'sent') this.#ownedChanged(before.master);
+  }
+
+  #put(tx: Transaction, before: MessageRecord | undefined, after: MessageRecord): void {
+    this.#replace(tx, before, after);
+  }
+
+  #replace(tx: Transaction, before: MessageRecord | undefined, after: MessageRecord): void {
+    if (before) this.#unindex(before);
+    tx.put('messages', after.id, after);
+    this.#index(after);
+    if (before?.status !== after.status)
+      this.#events.push({ type: 'status', message: after, previous: before?.status ?? null });
+    if (isQueued(after) && !(before && isQueued(before))) this.#events.push({ type: 'queued', to: after.to });
+    const owners = new Set([before?.master, after.master]);
+    for (const o of owners) if (o) this.#ownedChanged(o);
+  }
+
+  #ownedChanged(master: string): void {
+    this.#events.push({ type: 'owned', master, count: this.ownedCount(master) });
+  }
+
+  #index(m: MessageRecord): void {
+    this.#counts[m.status]++;
+    if (isQueued(m)) {
+      let q = this.#queues.get(m.to);
+      if (!q) {
+        q = new IdQueue();
+        this.#queues.set(m.to, q);
+      }
+      q.insert(m.id, m.createdAt, (id) => this.get(id)?.createdAt ?? 0);
+      this.#queued++;
+    } else if (isPending(m)) setOf(this.#pending, m.master!).add(m.id);
+    else if (m.status === 'sending' && m.master) setOf(this.#sending, m.master).add(m.id);
+    else if (m.status === 'sent') this.#sent.add(m.id);
+  }
+
+  #unindex(m: MessageRecord): void {
+    this.#counts[m.status]--;
+    if (isQueued(m)) {
+      const q = this.#queues.get(m.to);
+      if (q) {
+        q.remove(m.id);
+        if (q.size === 0) this.#queues.delete(m.to);
+        this.#queued--;
+      }
+    } else if (isPending(m)) this.#pending.get(m.master!)?.delete(m.id);
+    else if (m.status === 'sending' && m.master) this.#sending.get(m.master)?.delete(m.id);
+    else if (m.status === 'sent') this.#sent.delete(m.id);
+  }
+
+  #emit(change: OutboxChange): void {
+    for (const l of this.#listeners) l(change);
   }
 }
 
-/**
- * The failover transfer as a function of the document, so the store can run it on a copy first:
- * assigned and unknown messages move as they are, a message mid-send moves as `unknown` (it may
- * have gone out), affinity entries follow. With no backup the messages go back to the queue.
- */
-export function transferInDocument(
-  data: StoreData,
-  from: string,
-  to: string | null,
-  note: string,
-  now: number,
-): TransferResult {
-  const ids: string[] = [];
-  for (const m of Object.values(data.messages)) {
-    if (m.master !== from) continue;
-    if (m.status !== 'assigned' && m.status !== 'unknown' && m.status !== 'sending') continue;
-    const wasSending = m.status === 'sending';
-    const status: MessageStatus =
-      to === null ? 'queued' : wasSending || m.status === 'unknown' ? 'unknown' : 'assigned';
-    m.status = status;
-    m.master = to;
-    m.epoch = ++data.epoch;
-    m.history.push({
-      at: now,
-      status,
-      ...(to ? { master: to } : {}),
-      note: wasSending ? `${note}; was mid-send on ${from}: may arrive twice` : note,
-    });
-    ids.push(m.id);
+function setOf(map: Map<string, Set<string>>, key: string): Set<string> {
+  let set = map.get(key);
+  if (!set) {
+    set = new Set();
+    map.set(key, set);
   }
-  let contacts = 0;
-  for (const [recipient, master] of Object.entries(data.affinity)) {
-    if (master !== from) continue;
-    contacts++;
-    if (to) data.affinity[recipient] = to;
-    else delete data.affinity[recipient];
-  }
-  return { messages: ids.length, contacts, ids };
+  return set;
+}
+
+function entry(at: number, status: MessageStatus, master?: string, note?: string): HistoryEntry {
+  return { at, status, ...(master ? { master } : {}), ...(note ? { note } : {}) };
+}
+
+function zeroCounts(): MessageCounts {
+  return Object.fromEntries(MESSAGE_STATUSES.map((s) => [s, 0])) as MessageCounts;
+}
+
+/** Upserts an audit record inside a transaction (the failover transfer and its outcome). */
+export function putFailover(tx: Transaction, record: FailoverRecord): void {
+  tx.put('failovers', record.id, record);
 }

@@ -5,12 +5,15 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
 import { SwitchboardError } from './errors.ts';
+import { checkTokens } from './http/auth.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createSwitchboard, type Switchboard } from './switchboard.ts';
 
 export interface ServerOptions {
   config: Config;
   token?: string | undefined;
+  /** SWITCHBOARD_READ_TOKEN: reads only; refused without `token`. */
+  readToken?: string | undefined;
   log?: Logger;
   /** How long in-flight sends get to finish at shutdown. */
   graceMs?: number;
@@ -33,6 +36,8 @@ export function isLoopback(host: string): boolean {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const { config } = options;
   const token = options.token || undefined;
+  const readToken = options.readToken || undefined;
+  checkTokens({ token, readToken });
   if (!token && !isLoopback(config.http.host)) {
     throw new SwitchboardError(
       'SB_ERR_CONFIG',
@@ -43,7 +48,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const switchboard = await createSwitchboard(config, { log });
   let app: FastifyInstance;
   try {
-    app = await buildApp({ switchboard, log, token });
+    app = await buildApp({ switchboard, log, token, readToken });
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
     await switchboard.stop(0);
@@ -53,7 +58,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
   const url = `http://${host}:${port}`;
-  log.info({ url, auth: token ? 'bearer token' : 'none (loopback only)' }, `switchboard listening on ${url}`);
+  const auth = readToken ? 'bearer token, read-only token' : token ? 'bearer token' : 'none (loopback only)';
+  log.info({ url, auth }, `switchboard listening on ${url}`);
   let closing: Promise<void> | null = null;
   return {
     app,

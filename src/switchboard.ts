@@ -16,14 +16,13 @@ import { SwitchboardError } from './errors.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { AcceptResult, MessageCounts } from './outbox.ts';
 import { normalizePhone } from './phone.ts';
-import { HistoryLog } from './store/history.ts';
 import {
   type FailoverRecord,
   MESSAGE_STATUSES,
   type MessageRecord,
   type MessageStatus,
 } from './store/schema.ts';
-import { Store } from './store/store.ts';
+import { Store, type StoreOptions } from './store/store.ts';
 
 export interface MasterLoadView {
   inFlight: number;
@@ -56,12 +55,14 @@ export interface MasterView {
 export interface MessageView {
   id: string;
   to: string;
-  text: string;
+  /** null once removed by retention (see retention.textHours). */
+  text: string | null;
   status: MessageStatus;
   master: string | null;
   attempts: number;
   createdAt: string;
   sentAt?: string;
+  finishedAt?: string;
   history: { at: string; status: MessageStatus; master?: string; note?: string }[];
 }
 
@@ -85,6 +86,8 @@ export interface SwitchboardOptions {
   transports?: Map<string, Transport>;
   /** fsync every commit (default true; see README "Durability"). */
   fsync?: boolean;
+  /** Store settings for tests and the simulation (file layer, checkpointer ...). */
+  store?: StoreOptions;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -250,8 +253,8 @@ export class Switchboard {
     });
   }
 
-  getMessage(id: string): MessageView | undefined {
-    const m = this.#system.outbox.get(id);
+  async getMessage(id: string): Promise<MessageView | undefined> {
+    const m = await this.#system.outbox.find(id);
     return m ? messageView(m) : undefined;
   }
 
@@ -292,9 +295,29 @@ export class Switchboard {
 
   // --- health --------------------------------------------------------------------------------
 
-  /** True while at least one master is routable (GET /readyz). */
+  /** Ready to take and send messages: the store can write and a master is routable (GET /readyz). */
+  readiness():
+    | { ready: true; routable: number }
+    | { ready: false; code: 'SB_ERR_STORE_UNAVAILABLE' | 'SB_ERR_NOT_READY'; reason: string } {
+    if (!this.#store.available) {
+      return {
+        ready: false,
+        code: 'SB_ERR_STORE_UNAVAILABLE',
+        reason: `the store cannot write (${this.#store.unavailableReason}): messages are refused until it can`,
+      };
+    }
+    const routable = this.#system.masterPhones().filter((p) => this.#system.balancer.isRoutable(p)).length;
+    if (routable === 0)
+      return {
+        ready: false,
+        code: 'SB_ERR_NOT_READY',
+        reason: 'no master is routable: messages wait in the queue',
+      };
+    return { ready: true, routable };
+  }
+
   isReady(): boolean {
-    return this.#system.masterPhones().some((p) => this.#system.balancer.isRoutable(p));
+    return this.readiness().ready;
   }
 
   /** Dispatch and store figures since start. */
@@ -314,8 +337,12 @@ export class Switchboard {
       sends: { sent, failed, unknown, avgLatencyMs: sent > 0 ? Math.round(latency / sent) : null },
       queueLength: this.#system.outbox.queueLength,
       store: {
+        available: this.#store.available,
         commits: s.commits,
-        transactions: s.transactions,
+        bytes: s.bytes,
+        checkpoints: s.checkpoints,
+        faults: s.faults,
+        recoveries: s.recoveries,
         lastCommitMs: Math.round(s.lastCommitMs * 100) / 100,
         avgCommitMs: s.commits > 0 ? Math.round((s.totalCommitMs / s.commits) * 100) / 100 : null,
       },
@@ -368,6 +395,7 @@ function messageView(m: MessageRecord): MessageView {
     attempts: m.attempts,
     createdAt: iso(m.createdAt),
     ...(m.sentAt === undefined ? {} : { sentAt: iso(m.sentAt) }),
+    ...(m.finishedAt === undefined ? {} : { finishedAt: iso(m.finishedAt) }),
     history: m.history.map((h) => ({
       at: iso(h.at),
       status: h.status,
@@ -384,7 +412,12 @@ export async function createSwitchboard(
 ): Promise<Switchboard> {
   const config = parseConfig(input); // parsing a parsed config is harmless and catches hand-built ones
   const log = options.log ?? createLogger();
-  const store = await Store.open(config.dataDir, { fsync: options.fsync ?? true });
+  const store = await Store.open(config.dataDir, {
+    fsync: options.fsync ?? true,
+    log: log.child({ actor: 'store' }),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...options.store,
+  });
   const inspection = createInspection(config, log);
   try {
     const clock = options.clock;
@@ -393,12 +426,11 @@ export async function createSwitchboard(
       latencyMs: config.sim.latencyMs,
       seed: config.sim.seed,
     });
-    const system = new SwitchboardSystem({
+    const system = await new SwitchboardSystem({
       config,
       store,
       log,
       network,
-      history: new HistoryLog(store.dir),
       inspect: inspection.inspect,
       ...(clock ? { clock } : {}),
       ...(options.transports ? { transports: options.transports } : {}),

@@ -1,6 +1,7 @@
 // The one error handler: Fastify's error shape {statusCode, error, message} plus a stable `code`.
 // A 5xx never leaks internals: the caller gets a generic message, the log gets the error.
 import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { SwitchboardError } from '../errors.ts';
 
@@ -43,9 +44,11 @@ export function frameworkErrors(err: FastifyError, _request: unknown, reply: Fas
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | SwitchboardError | Error, request, reply) => {
     if (err instanceof SwitchboardError) {
-      if (err.statusCode >= 500) request.log.error({ err }, err.message);
-      const message =
-        err.statusCode >= 500 && err.code !== 'SB_ERR_STOPPING' ? 'internal error' : err.message;
+      if (err.statusCode >= 500 && err.code !== 'SB_ERR_STORE_UNAVAILABLE')
+        request.log.error({ err }, err.message);
+      // These 5xx say something the caller can act on (retry later) and hold nothing internal.
+      const plain = err.code === 'SB_ERR_STOPPING' || err.code === 'SB_ERR_STORE_UNAVAILABLE';
+      const message = err.statusCode >= 500 && !plain ? 'internal error' : err.message;
       return reply.status(err.statusCode).send(errorBody(err.statusCode, err.code, message));
     }
     const fe = err as FastifyError;
@@ -68,4 +71,27 @@ export function installErrorHandler(app: FastifyInstance): void {
       .status(404)
       .send(errorBody(404, 'SB_ERR_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`));
   });
+}
+
+/**
+ * Fastify's `clientErrorHandler`: Node's HTTP parser refused the request before Fastify saw it (headers
+ * over the limit, a request timeout, bytes that are not HTTP). The answer keeps our shape and code and
+ * is never a 5xx; the socket is closed because the parser cannot find where the next request starts.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, code, message]: [number, string, string] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'SB_ERR_HEADERS_TOO_LARGE', 'request headers are over the size limit']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'SB_ERR_TIMEOUT', 'the request took too long to arrive']
+        : [400, 'SB_ERR_BAD_REQUEST', 'the request is not valid HTTP'];
+  const body = JSON.stringify(errorBody(status, code, message));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

@@ -20,25 +20,25 @@ import {
 } from './schemas.ts';
 
 type Phone = { Params: { phone: string } };
-const errors = { 400: errorSchema, 401: errorSchema, 404: errorSchema, 409: errorSchema };
+const errors = { 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema };
 
 export function healthRoutes(sb: Switchboard): FastifyPluginAsync {
   return async (app) => {
+    // The probes are the only public routes: an orchestrator polls them without a token.
     app.get(
       '/healthz',
-      { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } },
+      {
+        config: { access: 'public' },
+        schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } },
+      },
       async () => ({
         status: 'ok',
       }),
     );
-    app.get('/readyz', async (_request, reply) => {
-      const routable = sb
-        .getMasterStatus()
-        .filter((m) => m.state === 'healthy' || m.state === 'degraded').length;
-      if (sb.isReady()) return { status: 'ready', routable };
-      return reply
-        .status(503)
-        .send(errorBody(503, 'SB_ERR_NOT_READY', 'no master is routable: messages wait in the queue'));
+    app.get('/readyz', { config: { access: 'public' } }, async (_request, reply) => {
+      const r = sb.readiness();
+      if (r.ready) return { status: 'ready', routable: r.routable };
+      return reply.status(503).send(errorBody(503, r.code, r.reason));
     });
   };
 }
@@ -117,21 +117,44 @@ export function masterRoutes(sb: Switchboard): FastifyPluginAsync {
 
 export function messageRoutes(sb: Switchboard): FastifyPluginAsync {
   return async (app) => {
-    app.post<{ Body: { to: string; text: string; idempotencyKey?: string } }>(
+    app.post<{
+      Body: { to: string; text: string; idempotencyKey?: string };
+      Headers: { 'idempotency-key'?: string };
+    }>(
       '/api/messages',
       {
         schema: {
           body: sendBody,
+          headers: {
+            type: 'object',
+            properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200 } },
+          },
           response: {
             200: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string' } } },
             202: { type: 'object', properties: { id: { type: 'string' }, status: { type: 'string' } } },
             ...errors,
+            422: errorSchema,
             503: errorSchema,
           },
         },
       },
       async (request, reply) => {
-        const result = await sb.send(request.body);
+        // The key may come as the body field or the Idempotency-Key header (IETF httpapi draft).
+        const header = request.headers['idempotency-key'];
+        const bodyKey = request.body.idempotencyKey;
+        if (header !== undefined && bodyKey !== undefined && header !== bodyKey) {
+          throw new SwitchboardError(
+            'SB_ERR_VALIDATION',
+            'the Idempotency-Key header and the body field idempotencyKey differ: send one, or the same in both',
+            400,
+          );
+        }
+        const idempotencyKey = bodyKey ?? header;
+        const result = await sb.send({
+          to: request.body.to,
+          text: request.body.text,
+          ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+        });
         return reply.status(result.created ? 202 : 200).send({ id: result.id, status: result.status });
       },
     );
@@ -144,7 +167,7 @@ export function messageRoutes(sb: Switchboard): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const m = sb.getMessage(request.params.id);
+        const m = await sb.getMessage(request.params.id);
         if (!m) throw new SwitchboardError('SB_ERR_UNKNOWN_MESSAGE', `no message ${request.params.id}`, 404);
         return m;
       },

@@ -53,12 +53,13 @@ export const messageSchema = {
   properties: {
     id: { type: 'string' },
     to: { type: 'string' },
-    text: { type: 'string' },
+    text: nullable('string'),
     status: { type: 'string', enum: MESSAGE_STATUSES },
     master: nullable('string'),
     attempts: { type: 'integer' },
     createdAt: { type: 'string' },
     sentAt: { type: 'string' },
+    finishedAt: { type: 'string' },
     history: {
       type: 'array',
       items: {

@@ -390,6 +390,11 @@ export class RoutingTable {
 
   release(i: number, outcome: 'sent' | 'failed' | 'moved', latencyMs: number | undefined): void {
     if (this.inFlight[i]! > 0) this.inFlight[i]! -= 1;
+    this.observe(i, outcome, latencyMs);
+  }
+
+  /** Records a finished send's outcome and latency without touching the in-flight count. */
+  observe(i: number, outcome: 'sent' | 'failed' | 'moved', latencyMs: number | undefined): void {
     if (outcome === 'sent') this.completed[i]! += 1;
     else if (outcome === 'failed') this.failed[i]! += 1;
     if (latencyMs !== undefined && latencyMs >= 0 && outcome !== 'moved') this.observeLatency(i, latencyMs);

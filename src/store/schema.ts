@@ -1,4 +1,6 @@
-// The shape of the store document (switchboard.json) and of the records in it.
+// The records the store keeps, by collection. Records are replaced, never mutated in place: a
+// change is a new object put under the same key, so the journal, the checkpoint and an undo after a
+// failed write can all hold references instead of copies.
 export const MESSAGE_STATUSES = [
   'queued',
   'assigned',
@@ -12,92 +14,109 @@ export const MESSAGE_STATUSES = [
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
 export interface HistoryEntry {
-  at: number;
-  status: MessageStatus;
-  master?: string;
-  note?: string;
+  readonly at: number;
+  readonly status: MessageStatus;
+  readonly master?: string;
+  readonly note?: string;
 }
 
 export interface MessageRecord {
-  id: string;
-  to: string;
-  text: string;
-  status: MessageStatus;
-  /** The owner: null while queued; otherwise the master that holds the message. */
-  master: string | null;
-  /** Fencing token of the current assignment (DESIGN's epoch): a result reported under an older epoch is stale. */
-  epoch: number;
-  attempts: number;
-  createdAt: number;
-  sentAt?: number;
-  idempotencyKey?: string;
-  history: HistoryEntry[];
+  readonly id: string;
+  readonly to: string;
+  /** null once removed by the retention sweep (see retention.textHours). */
+  readonly text: string | null;
+  readonly status: MessageStatus;
+  /** The owner: null while queued; otherwise the master that holds (or held) the message. */
+  readonly master: string | null;
+  /** Fencing token of the current assignment: a result reported under an older epoch is stale. */
+  readonly epoch: number;
+  /** How many times the message went on the wire (or may have). */
+  readonly attempts: number;
+  readonly createdAt: number;
+  readonly sentAt?: number;
+  /** When it reached a final status (delivered, read, failed). */
+  readonly finishedAt?: number;
+  readonly idempotencyKey?: string;
+  readonly history: readonly HistoryEntry[];
+}
+
+export interface IdempotencyRecord {
+  readonly id: string;
+  /** When the key was first used. */
+  readonly at: number;
+  /** sha256 of the request (recipient and text): the same key with another body is refused. */
+  readonly hash: string;
 }
 
 export type FailoverStatus = 'selecting' | 'transferring' | 'activating' | 'completed' | 'rolledBack';
 
 export interface FailoverRecord {
-  id: string;
-  from: string;
-  to: string | null;
-  reason: string;
-  manual: boolean;
-  status: FailoverStatus;
-  startedAt: number;
-  completedAt?: number;
-  moved: { messages: number; contacts: number };
+  readonly id: string;
+  readonly from: string;
+  readonly to: string | null;
+  readonly reason: string;
+  readonly manual: boolean;
+  readonly status: FailoverStatus;
+  readonly startedAt: number;
+  readonly completedAt?: number;
+  readonly moved: { readonly messages: number; readonly contacts: number };
   /** Why it ended as it did, when that is not obvious (no backup, commit failed ...). */
-  note?: string;
+  readonly note?: string;
 }
 
 export interface MasterRecord {
   /** An operator's priority change outlives a restart. */
-  priority?: number;
-  failovers: number;
+  readonly priority?: number;
+  readonly failovers: number;
 }
 
-export interface StoreData {
-  version: 1;
-  /** Last epoch handed out (monotonic across restarts). */
-  epoch: number;
-  messages: Record<string, MessageRecord>;
-  /** idempotency key -> the message it created and when; forgotten IDEMPOTENCY_TTL_MS after that. */
-  idempotency: Record<string, { id: string; at: number }>;
+/** Every collection and the type of its values. Keys are strings. */
+export interface Collections {
+  messages: MessageRecord;
+  idempotency: IdempotencyRecord;
   /** recipient (E.164) -> master (E.164) that last wrote to them */
-  affinity: Record<string, string>;
-  masters: Record<string, MasterRecord>;
-  failovers: FailoverRecord[];
+  affinity: string;
+  masters: MasterRecord;
+  failovers: FailoverRecord;
+  /** Counters: 'incident' (last failover incident number). */
+  meta: number;
+}
+export type CollectionName = keyof Collections;
+export const COLLECTIONS: readonly CollectionName[] = [
+  'messages',
+  'idempotency',
+  'affinity',
+  'masters',
+  'failovers',
+  'meta',
+];
+
+/**
+ * One change in a journal record.
+ * - put: the value replaces what was under the key;
+ * - del: the key is gone;
+ * - archive: a finished message leaves `messages` for the history files (the record is its last state);
+ * - move: every affinity entry pointing at `from` now points at `to` (or is dropped when null): a
+ *   failover of a master with 100k contacts is one small record instead of 100k puts.
+ */
+export type Op =
+  | readonly ['put', CollectionName, string, unknown]
+  | readonly ['del', CollectionName, string]
+  | readonly ['archive', MessageRecord]
+  | readonly ['move', string, string | null];
+
+export function isCollection(name: unknown): name is CollectionName {
+  return typeof name === 'string' && (COLLECTIONS as readonly string[]).includes(name);
 }
 
-export function emptyStore(): StoreData {
-  return { version: 1, epoch: 0, messages: {}, idempotency: {}, affinity: {}, masters: {}, failovers: [] };
-}
-
-/** Checks the document is ours and whole; names the first thing that is not. */
-export function checkStoreShape(value: unknown): string | null {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
-  const v = value as Record<string, unknown>;
-  if (v.version !== 1) return `unsupported version ${JSON.stringify(v.version)}`;
-  if (typeof v.epoch !== 'number') return 'field "epoch" is not a number';
-  for (const key of ['messages', 'idempotency', 'affinity', 'masters'] as const) {
-    const field = v[key];
-    if (typeof field !== 'object' || field === null || Array.isArray(field))
-      return `field "${key}" is not an object`;
-  }
-  if (!Array.isArray(v.failovers)) return 'field "failovers" is not an array';
-  for (const [id, m] of Object.entries(v.messages as Record<string, unknown>)) {
-    const msg = m as Partial<MessageRecord> | null;
-    if (
-      !msg ||
-      typeof msg !== 'object' ||
-      msg.id !== id ||
-      typeof msg.to !== 'string' ||
-      !Array.isArray(msg.history)
-    ) {
-      return `message ${JSON.stringify(id)} is malformed`;
-    }
-    if (!MESSAGE_STATUSES.includes(msg.status as MessageStatus))
-      return `message ${id} has status ${msg.status}`;
-  }
+/** Names what is wrong with a message record read from disk, or null. */
+export function checkMessage(id: string, value: unknown): string | null {
+  const m = value as Partial<MessageRecord> | null;
+  if (!m || typeof m !== 'object') return `message ${JSON.stringify(id)} is not an object`;
+  if (m.id !== id) return `message ${JSON.stringify(id)} has id ${JSON.stringify(m.id)}`;
+  if (typeof m.to !== 'string' || !Array.isArray(m.history))
+    return `message ${JSON.stringify(id)} is malformed`;
+  if (!MESSAGE_STATUSES.includes(m.status as MessageStatus))
+    return `message ${JSON.stringify(id)} has status ${JSON.stringify(m.status)}`;
   return null;
 }

@@ -1,21 +1,66 @@
-// The lowdb store with group commit: mutations made in one tick go out in one write, and whoever
-// waits on commit() learns of durability only after the write that holds their change. A
-// transaction (failover) writes a changed copy first and touches memory only once that copy is
-// on disk: all or nothing.
-import { mkdirSync } from 'node:fs';
+// The store (DESIGN.md section 4): state in memory, every change a small op appended to the
+// journal, one record and one fsync per commit group, and callers told of durability only after
+// that fsync. A transaction applies at once (the caller reads its own writes) and is atomic: its
+// ops travel in one record. A failed write is a crash without dying: memory is rolled back to what
+// the disk holds (the undo of every group not on disk), every caller of those groups gets
+// SB_ERR_STORE_UNAVAILABLE, writes are refused until a test write succeeds, and then the state is
+// loaded from the disk exactly as at start-up. switchboard.json (lowdb) is a checkpoint written off
+// the hot path by a worker; segments it covers are then deleted.
 import { join, resolve } from 'node:path';
-import { type Adapter, Low } from 'lowdb';
-import { DurableJSONFile } from './durable-file.ts';
+import { type Clock, realClock } from '../../actors/clock.ts';
+import { SwitchboardError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import { CHECKPOINT_FILE, type LoadedState, loadState, writeCheckpoint } from './checkpoint.ts';
+import { runCheckpointWorker } from './checkpoint-runner.ts';
+import { type FileHandle, type FileSystem, nodeFileSystem, writeAll } from './files.ts';
+import { HistoryLog, type HistoryOptions } from './history.ts';
+import { encodeRecord, segmentName, segmentNumbers } from './journal.ts';
 import { type DataDirLock, lockDataDir } from './lock.ts';
-import { emptyStore, type StoreData } from './schema.ts';
+import type { CollectionName, Collections, MessageRecord, Op } from './schema.ts';
+import type { StoreState, UndoEntry } from './state.ts';
 
 export interface StoreOptions {
-  /** fsync every commit (default true). */
+  /** The file layer (default: the real file system). */
+  fs?: FileSystem;
+  /** fsync on commit (default true; only for the default file layer). */
   fsync?: boolean;
-  /** For tests: wraps the file adapter (e.g. to make a write fail). */
-  wrapAdapter?: (adapter: Adapter<StoreData>) => Adapter<StoreData>;
-  /** Take the data dir lock (default true). */
+  /** Take the data dir lock (default true; the simulation, which has no processes, turns it off). */
   lock?: boolean;
+  /** Timers for retries and periodic checkpoints (default real time). */
+  clock?: Clock;
+  /** Runs the group flush soon (default setImmediate: everything changed in one tick is one record). */
+  schedule?: (fn: () => void) => void;
+  log?: Logger;
+  /** Roll to a new journal segment past this size (default 32 MiB). */
+  segmentBytes?: number;
+  /** Fold closed segments into the checkpoint once they hold this much (default 64 MiB). */
+  checkpointBytes?: number;
+  /** Also checkpoint when the journal has anything older than this (default 10 min). */
+  checkpointEveryMs?: number;
+  /** Who writes checkpoints: a worker thread (default), inline (simulation, tests), or nobody. */
+  checkpointer?: 'worker' | 'inline' | 'off';
+  /** Backoff of the test writes after a failure: base and cap (default 100 ms, 5 s). */
+  retryMs?: { base: number; max: number };
+  /** Deep-freeze every value put (tests: a record mutated in place throws). */
+  freeze?: boolean;
+  history?: HistoryOptions;
+}
+
+export type StoreEvent =
+  | { type: 'unavailable'; reason: string }
+  | { type: 'recovered'; reason: string }
+  | { type: 'committed'; ms: number; bytes: number; ops: number }
+  | { type: 'checkpointed'; ms: number; messages: number }
+  | { type: 'checkpoint.failed'; reason: string };
+
+export interface StoreStats {
+  commits: number;
+  bytes: number;
+  lastCommitMs: number;
+  totalCommitMs: number;
+  checkpoints: number;
+  faults: number;
+  recoveries: number;
 }
 
 interface Waiter {
@@ -23,43 +68,191 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
+interface Group {
+  ops: Op[];
+  undo: UndoEntry[];
+  waiters: Waiter[];
+  archived: MessageRecord[];
+}
+
+/** The changes of one transaction; applied to memory as they are made. */
+export class Transaction {
+  constructor(
+    readonly store: Store,
+    readonly group: Group,
+    readonly state: StoreState,
+    readonly freeze: boolean,
+  ) {}
+
+  get<C extends CollectionName>(c: C, key: string): Collections[C] | undefined {
+    return this.state.get(c, key);
+  }
+
+  put<C extends CollectionName>(c: C, key: string, value: Collections[C]): void {
+    if (this.freeze) deepFreeze(value);
+    this.#apply(['put', c, key, value]);
+  }
+
+  del(c: CollectionName, key: string): void {
+    if (this.state.get(c, key) === undefined) return;
+    this.#apply(['del', c, key]);
+  }
+
+  /** A finished message leaves the live state for the history files. */
+  archive(m: MessageRecord): void {
+    if (this.freeze) deepFreeze(m);
+    this.#apply(['archive', m]);
+    this.group.archived.push(m);
+  }
+
+  /** Every contact of `from` now belongs to `to` (dropped when null); returns how many moved. */
+  moveAffinity(from: string, to: string | null): number {
+    const n = this.state.contactsOf(from).size;
+    if (n > 0) this.#apply(['move', from, to]);
+    return n;
+  }
+
+  #apply(op: Op): void {
+    this.state.apply(op, this.group.undo);
+    this.group.ops.push(op);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+export function storeUnavailable(reason: string, cause?: unknown): SwitchboardError {
+  return new SwitchboardError(
+    'SB_ERR_STORE_UNAVAILABLE',
+    `the store cannot write (${reason}): the request was not acknowledged; retry later with the same idempotency key`,
+    503,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function describe(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const message = err instanceof Error ? err.message : String(err);
+  return e?.code && !message.startsWith(e.code) ? `${e.code}: ${message}` : message;
+}
+
 export class Store {
   readonly dir: string;
   readonly file: string;
-  readonly #db: Low<StoreData>;
+  readonly stats: StoreStats = {
+    commits: 0,
+    bytes: 0,
+    lastCommitMs: 0,
+    totalCommitMs: 0,
+    checkpoints: 0,
+    faults: 0,
+    recoveries: 0,
+  };
+  readonly #fs: FileSystem;
   readonly #lock: DataDirLock | null;
-  #waiters: Waiter[] = [];
-  #scheduled = false;
-  /** The write in progress, if any; writes never overlap. */
-  #chain: Promise<void> = Promise.resolve();
+  readonly #clock: Clock;
+  readonly #schedule: (fn: () => void) => void;
+  readonly #log: Logger | undefined;
+  readonly #options: StoreOptions;
+  readonly #listeners = new Set<(event: StoreEvent) => void>();
+  readonly history: HistoryLog;
+  #state: StoreState;
+  /** Journal position: segment being appended to, its size, bytes known durable in it. */
+  #seq: number;
+  #handle: FileHandle | null = null;
+  #durableBytes = 0;
+  /** First segment not folded into the checkpoint. */
+  #checkpointNext: number;
+  /** Last commit group on disk. */
+  #group: number;
+  #staged: Group | null = null;
+  #writing: Group | null = null;
+  #flushScheduled = false;
+  #available = true;
+  #reason: string | null = null;
+  #retries = 0;
+  #retryTimer: unknown;
+  #checkpointTimer: unknown;
+  #checkpointing: Promise<void> | null = null;
+  /** Journal bytes written since the last checkpoint started. */
+  #sinceCheckpoint = 0;
   #closed = false;
-  /** Figures for the performance report and benchmarks. */
-  readonly stats = { commits: 0, transactions: 0, lastCommitMs: 0, totalCommitMs: 0 };
+  readonly #rollWaiters: Waiter[] = [];
 
-  private constructor(dir: string, db: Low<StoreData>, lock: DataDirLock | null) {
+  private constructor(
+    dir: string,
+    fs: FileSystem,
+    lock: DataDirLock | null,
+    options: StoreOptions,
+    loaded: LoadedState,
+    history: HistoryLog,
+    seq: number,
+  ) {
     this.dir = dir;
-    this.file = join(dir, 'switchboard.json');
-    this.#db = db;
+    this.file = join(dir, CHECKPOINT_FILE);
+    this.#fs = fs;
     this.#lock = lock;
+    this.#options = options;
+    this.#clock = options.clock ?? realClock;
+    this.#schedule = options.schedule ?? ((fn) => setImmediate(fn));
+    this.#log = options.log;
+    this.#state = loaded.state;
+    this.#group = loaded.group;
+    this.#checkpointNext = loaded.next;
+    this.#seq = seq;
+    this.history = history;
   }
 
   /**
-   * Opens (or creates) the store in `dataDir`. Throws SB_ERR_STORE_CORRUPT naming the file when it
-   * cannot be parsed (the file is left as it is) and SB_ERR_STORE_LOCKED when another live process
-   * owns the dir.
+   * Opens (or creates) the store in `dataDir`: loads the checkpoint, replays the journal (cutting a
+   * torn tail, logged), and starts a new segment. Throws SB_ERR_STORE_CORRUPT naming the file and
+   * offset when something before the tail is bad (nothing is changed), SB_ERR_STORE_LOCKED when
+   * another live process owns the dir.
    */
   static async open(dataDir: string, options: StoreOptions = {}): Promise<Store> {
     const dir = resolve(dataDir);
-    mkdirSync(dir, { recursive: true });
+    const fs = options.fs ?? nodeFileSystem({ fsync: options.fsync ?? true });
+    await fs.mkdir(dir);
     const lock = options.lock === false ? null : lockDataDir(dir);
     try {
-      const file = new DurableJSONFile(join(dir, 'switchboard.json'), { fsync: options.fsync ?? true });
-      const adapter = options.wrapAdapter ? options.wrapAdapter(file) : file;
-      // Low is built directly: JSONFilePreset silently keeps data in memory under NODE_ENV=test.
-      const db = new Low<StoreData>(adapter, emptyStore());
-      await db.read();
-      const store = new Store(dir, db, lock);
-      await store.commit(); // creates the file at the first start, proves the dir is writable
+      const loaded = await loadState(fs, dir);
+      const last = loaded.segments.at(-1);
+      if (last?.torn) {
+        options.log?.warn(
+          {
+            file: join(dir, segmentName(last.seq)),
+            offset: last.torn.offset,
+            cut: last.size - last.validBytes,
+          },
+          `journal: torn tail cut (${last.torn.reason}); everything before it was kept`,
+        );
+        const h = await fs.open(join(dir, segmentName(last.seq)), 'append');
+        try {
+          await h.truncate(last.validBytes);
+          await h.sync();
+        } finally {
+          await h.close();
+        }
+      }
+      // Segments the checkpoint already holds (a crash between writing it and deleting them).
+      await removeSegmentsBefore(fs, dir, loaded.next);
+      const history = await HistoryLog.open(fs, dir, options.history);
+      await history.append(await missingLines(history, loaded.archived));
+      const seq = (last?.seq ?? loaded.next - 1) + 1;
+      const store = new Store(dir, fs, lock, options, loaded, history, seq);
+      await store.#openSegment();
+      if (!loaded.hasCheckpoint) {
+        // The first start: an empty checkpoint, so the file exists and the dir is proven writable.
+        await writeCheckpoint(fs, dir, seq);
+        await removeSegmentsBefore(fs, dir, seq);
+        store.#checkpointNext = seq;
+      }
+      store.#armCheckpointTimer();
       return store;
     } catch (err) {
       lock?.release();
@@ -67,78 +260,368 @@ export class Store {
     }
   }
 
-  /** The live document. Mutate it, then call commit() and await durability. */
-  get data(): StoreData {
-    return this.#db.data;
+  // --- reading --------------------------------------------------------------------------------
+
+  get state(): StoreState {
+    return this.#state;
   }
 
-  /** Resolves once everything mutated so far is on disk (one write for everything in this tick). */
-  commit(): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error('store is closed'));
-    return new Promise<void>((resolve, reject) => {
-      this.#waiters.push({ resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.#flush());
-      }
+  get<C extends CollectionName>(c: C, key: string): Collections[C] | undefined {
+    return this.#state.get(c, key);
+  }
+
+  map<C extends CollectionName>(c: C): ReadonlyMap<string, Collections[C]> {
+    return this.#state.map(c);
+  }
+
+  /** A finished message from the history files (one indexed read). */
+  archived(id: string): Promise<MessageRecord | undefined> {
+    return this.history.find(id);
+  }
+
+  get available(): boolean {
+    return this.#available;
+  }
+
+  /** Why writes are refused, or null. */
+  get unavailableReason(): string | null {
+    return this.#reason;
+  }
+
+  onEvent(listener: (event: StoreEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(event: StoreEvent): void {
+    for (const l of this.#listeners) l(event);
+  }
+
+  // --- writing --------------------------------------------------------------------------------
+
+  /**
+   * Runs `fn` now against the live state (its changes are visible at once) and resolves with its
+   * result once they are on disk. All of a transaction's changes are in one journal record.
+   * Rejects without running `fn` while the store is unavailable.
+   */
+  transaction<T>(fn: (tx: Transaction) => T): Promise<T> {
+    if (this.#closed)
+      return Promise.reject(new SwitchboardError('SB_ERR_STOPPING', 'the store is closed', 503));
+    if (!this.#available) return Promise.reject(storeUnavailable(this.#reason ?? 'unknown'));
+    const group = this.#staged ?? this.#newGroup();
+    const opsMark = group.ops.length;
+    const undoMark = group.undo.length;
+    const archivedMark = group.archived.length;
+    let result: T;
+    try {
+      result = fn(new Transaction(this, group, this.#state, this.#options.freeze ?? false));
+    } catch (err) {
+      this.#state.undo(group.undo.slice(undoMark));
+      group.ops.length = opsMark;
+      group.undo.length = undoMark;
+      group.archived.length = archivedMark;
+      return Promise.reject(err);
+    }
+    if (group.ops.length === opsMark) return this.flushed().then(() => result);
+    return new Promise<T>((resolve, reject) => {
+      group.waiters.push({ resolve: () => resolve(result), reject });
     });
+  }
+
+  /** Resolves once everything changed so far is on disk; rejects if that write fails. */
+  flushed(): Promise<void> {
+    const last = this.#staged?.ops.length ? this.#staged : this.#writing;
+    if (!last)
+      return this.#available ? Promise.resolve() : Promise.reject(storeUnavailable(this.#reason ?? ''));
+    return new Promise((resolve, reject) => last.waiters.push({ resolve, reject }));
+  }
+
+  #newGroup(): Group {
+    const group: Group = { ops: [], undo: [], waiters: [], archived: [] };
+    this.#staged = group;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      this.#schedule(() => {
+        this.#flushScheduled = false;
+        this.#flush();
+      });
+    }
+    return group;
   }
 
   #flush(): void {
-    this.#chain = this.#chain.then(async () => {
-      this.#scheduled = false;
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      if (waiters.length === 0) return;
-      const started = performance.now();
-      try {
-        await this.#db.write();
-        this.#record(started);
-        for (const w of waiters) w.resolve();
-      } catch (err) {
-        for (const w of waiters) w.reject(err);
+    if (this.#writing || !this.#available) return;
+    const group = this.#staged;
+    if (!group || group.ops.length === 0) {
+      this.#staged = null;
+      for (const w of group?.waiters ?? []) w.resolve();
+      if (this.#rollWaiters.length > 0) {
+        this.#writing = { ops: [], undo: [], waiters: [], archived: [] };
+        this.#maybeRoll().then(
+          () => {
+            this.#writing = null;
+            if (this.#staged) this.#flush();
+          },
+          (err: unknown) => this.#fail(err, null),
+        );
       }
+      return;
+    }
+    this.#staged = null;
+    this.#writing = group;
+    const n = this.#group + 1;
+    const frame = encodeRecord({ n, ops: group.ops });
+    const started = performance.now();
+    this.#append(frame).then(
+      async () => {
+        this.#group = n;
+        const ms = performance.now() - started;
+        this.stats.commits++;
+        this.stats.bytes += frame.length;
+        this.stats.lastCommitMs = ms;
+        this.stats.totalCommitMs += ms;
+        this.#sinceCheckpoint += frame.length;
+        // History lines follow their durable archive op; the journal is their safety net.
+        if (group.archived.length > 0)
+          void this.history.append(group.archived).catch((err: unknown) => this.#historyFailed(err));
+        for (const w of group.waiters) w.resolve();
+        this.#emit({ type: 'committed', ms, bytes: frame.length, ops: group.ops.length });
+        try {
+          await this.#maybeRoll();
+        } catch (err) {
+          this.#fail(err, null);
+          return;
+        }
+        this.#writing = null;
+        if (this.#staged) this.#flush();
+      },
+      (err: unknown) => this.#fail(err, group),
+    );
+  }
+
+  async #append(frame: Buffer): Promise<void> {
+    const handle = this.#handle;
+    if (!handle) throw Object.assign(new Error('no journal segment is open'), { code: 'EIO' });
+    await writeAll(handle, frame);
+    await handle.sync();
+    this.#durableBytes += frame.length;
+  }
+
+  async #openSegment(): Promise<void> {
+    this.#handle = await this.#fs.open(join(this.dir, segmentName(this.#seq)), 'append');
+    await this.#fs.syncDir(this.dir);
+    this.#durableBytes = 0;
+  }
+
+  /** Rolls to a new segment when the current one is full or a roll was asked for; runs between writes. */
+  async #maybeRoll(): Promise<void> {
+    const asked = this.#rollWaiters.splice(0);
+    const full = this.#durableBytes >= (this.#options.segmentBytes ?? 32 * 1024 * 1024);
+    try {
+      if ((full || asked.length > 0) && this.#durableBytes > 0) await this.#roll();
+    } catch (err) {
+      for (const w of asked) w.reject(err);
+      throw err;
+    }
+    for (const w of asked) w.resolve();
+    if (full && this.#sinceCheckpoint >= (this.#options.checkpointBytes ?? 64 * 1024 * 1024))
+      void this.checkpoint();
+  }
+
+  /** Asks the write loop to start a new segment before its next write. */
+  #requestRoll(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#rollWaiters.push({ resolve, reject });
+      if (!this.#writing) this.#flush();
     });
+  }
+
+  async #roll(): Promise<void> {
+    const old = this.#handle;
+    this.#handle = null;
+    await old?.close();
+    this.#seq++;
+    await this.#openSegment();
   }
 
   /**
-   * Applies `change` atomically: it runs on a copy, the copy is written, and only then does it run
-   * on the live document. If the write throws, neither the file nor memory changed. `change` must
-   * decide from the document it is given (it runs twice), and its live result is returned.
+   * A write or fsync failed: whatever it held may or may not be on the disk, and PostgreSQL's
+   * lesson is that a retried fsync can lie. So memory goes back to the last durable group, every
+   * caller not yet answered gets an error, and writes stop until a test write succeeds.
    */
-  transaction<T>(change: (data: StoreData) => T): Promise<T> {
-    const run = this.#chain.then(async () => {
-      const copy = structuredClone(this.#db.data);
-      change(copy);
-      const started = performance.now();
-      await this.#db.adapter.write(copy);
-      this.#record(started);
-      this.stats.transactions++;
-      return change(this.#db.data);
-    });
-    this.#chain = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    return run;
+  #fail(err: unknown, failed: Group | null): void {
+    const reason = describe(err);
+    const groups = [failed, this.#staged].filter((g): g is Group => g !== null);
+    this.#writing = null;
+    this.#staged = null;
+    this.#available = false;
+    this.#reason = reason;
+    this.stats.faults++;
+    for (const g of [...groups].reverse()) this.#state.undo(g.undo);
+    this.#log?.error({ err, reason }, 'store write failed: writes refused until the disk takes a test write');
+    this.#emit({ type: 'unavailable', reason });
+    const error = storeUnavailable(reason, err);
+    for (const g of groups) for (const w of g.waiters) w.reject(error);
+    for (const w of this.#rollWaiters.splice(0)) w.reject(error);
+    this.#retryLater();
   }
 
-  #record(started: number): void {
-    const ms = performance.now() - started;
-    this.stats.commits++;
-    this.stats.lastCommitMs = ms;
-    this.stats.totalCommitMs += ms;
+  #historyFailed(err: unknown): void {
+    // The archive ops are durable in the journal; the lines are written again at the next start.
+    this.#log?.error({ err }, 'history append failed; the journal keeps those messages');
   }
 
-  /** Commits what is left and releases the lock. */
+  #retryLater(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return;
+    const { base, max } = this.#options.retryMs ?? { base: 100, max: 5_000 };
+    const delay = Math.min(max, base * 2 ** this.#retries);
+    this.#retries++;
+    this.#retryTimer = this.#clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      void this.#tryRecover();
+    }, delay);
+  }
+
+  /**
+   * The test write: cut the failed segment back to its last durable record, start a fresh one with
+   * an empty record, fsync both. If that works the disk is back: load the state from it as at start-up.
+   */
+  async #tryRecover(): Promise<void> {
+    if (this.#closed || this.#available) return;
+    try {
+      await this.#checkpointing?.catch(() => undefined);
+      const old = this.#handle;
+      this.#handle = null;
+      await old?.close().catch(() => undefined);
+      const cut = await this.#fs.open(join(this.dir, segmentName(this.#seq)), 'append');
+      try {
+        await cut.truncate(this.#durableBytes);
+        await cut.sync();
+      } finally {
+        await cut.close();
+      }
+      this.#seq++;
+      await this.#openSegment();
+      const frame = encodeRecord({ n: this.#group + 1, ops: [] });
+      await writeAll(this.#handle!, frame);
+      await this.#handle!.sync();
+      this.#durableBytes = frame.length;
+      const loaded = await loadState(this.#fs, this.dir);
+      await this.history.append(await missingLines(this.history, loaded.archived));
+      this.#state = loaded.state;
+      this.#group = loaded.group;
+    } catch (err) {
+      this.#log?.warn({ err: describe(err) }, 'store test write failed; retrying');
+      this.#retryLater();
+      return;
+    }
+    const reason = this.#reason ?? '';
+    this.#available = true;
+    this.#reason = null;
+    this.#retries = 0;
+    this.stats.recoveries++;
+    this.#log?.warn({ after: reason }, 'store writable again: state reloaded from disk');
+    this.#emit({ type: 'recovered', reason });
+  }
+
+  // --- checkpoints ----------------------------------------------------------------------------
+
+  /** Folds every closed journal segment into switchboard.json, then deletes them. */
+  checkpoint(): Promise<void> {
+    if (this.#checkpointing) return this.#checkpointing;
+    const upTo = this.#seq;
+    if (upTo <= this.#checkpointNext || this.#options.checkpointer === 'off') return Promise.resolve();
+    const started = performance.now();
+    this.#sinceCheckpoint = 0;
+    const run = (async () => {
+      const result =
+        this.#options.checkpointer === 'inline'
+          ? await writeCheckpoint(this.#fs, this.dir, upTo)
+          : await runCheckpointWorker(this.dir, upTo, this.#options.fsync ?? true);
+      await this.history.sync();
+      await this.history.maybeRotate(this.#clock.now());
+      await removeSegmentsBefore(this.#fs, this.dir, upTo);
+      this.#checkpointNext = upTo;
+      this.stats.checkpoints++;
+      this.#emit({ type: 'checkpointed', ms: performance.now() - started, messages: result.messages });
+    })();
+    this.#checkpointing = run
+      .catch((err: unknown) => {
+        this.#log?.error({ err }, 'checkpoint failed; the journal still holds everything');
+        this.#emit({ type: 'checkpoint.failed', reason: describe(err) });
+      })
+      .finally(() => {
+        this.#checkpointing = null;
+      });
+    return this.#checkpointing;
+  }
+
+  /** Closes the current segment (if it holds anything) and checkpoints: the journal starts empty. */
+  async compact(): Promise<void> {
+    await this.#checkpointing;
+    if (!this.#available) return;
+    await this.#requestRoll();
+    await this.checkpoint();
+  }
+
+  #armCheckpointTimer(): void {
+    const every = this.#options.checkpointEveryMs ?? 10 * 60 * 1000;
+    if (this.#options.checkpointer === 'off') return;
+    this.#checkpointTimer = this.#clock.setTimeout(() => {
+      this.#checkpointTimer = undefined;
+      if (this.#closed) return;
+      void this.compact()
+        .catch(() => undefined)
+        .finally(() => this.#armCheckpointTimer());
+    }, every);
+  }
+
+  /** Commits what is pending, writes a checkpoint, closes files and releases the lock. */
   async close(): Promise<void> {
     if (this.#closed) return;
     try {
-      await this.commit();
-      await this.#chain;
+      await this.flushed().catch(() => undefined);
+      if (this.#available) await this.compact().catch(() => undefined);
+      await this.#checkpointing;
     } finally {
       this.#closed = true;
+      if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
+      if (this.#checkpointTimer !== undefined) this.#clock.clearTimeout(this.#checkpointTimer);
+      await this.#handle?.close().catch(() => undefined);
+      this.#handle = null;
+      await this.history.close().catch(() => undefined);
       this.#lock?.release();
     }
   }
+
+  /** Stops at once without writing anything more, as if the process died (a simulated crash; tests). */
+  halt(): void {
+    this.#closed = true;
+    this.#available = false;
+    if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
+    if (this.#checkpointTimer !== undefined) this.#clock.clearTimeout(this.#checkpointTimer);
+    this.#lock?.release();
+  }
+}
+
+/** Archived messages whose last journal state is not the newest line in the history files. */
+async function missingLines(
+  history: HistoryLog,
+  archived: readonly MessageRecord[],
+): Promise<MessageRecord[]> {
+  const last = new Map<string, MessageRecord>();
+  for (const m of archived) {
+    last.delete(m.id);
+    last.set(m.id, m);
+  }
+  const out: MessageRecord[] = [];
+  for (const m of last.values()) if (!(await history.hasLine(m.id, m.status))) out.push(m);
+  return out;
+}
+
+async function removeSegmentsBefore(fs: FileSystem, dir: string, next: number): Promise<void> {
+  const old = segmentNumbers(await fs.readdir(dir)).filter((s) => s < next);
+  if (old.length === 0) return;
+  for (const s of old) await fs.unlink(join(dir, segmentName(s)));
+  await fs.syncDir(dir);
 }

@@ -8,7 +8,6 @@ import { realClock } from '../../actors/clock.ts';
 import { SimNetwork } from '../../actors/sim.transport.ts';
 import { SwitchboardSystem } from '../../actors/system.ts';
 import { parseConfig } from '../../src/config.ts';
-import { HistoryLog } from '../../src/store/history.ts';
 import { Store } from '../../src/store/store.ts';
 
 const [dir = '', mode = 'load', seedArg = '1'] = process.argv.slice(2);
@@ -22,23 +21,23 @@ const config = parseConfig({
   dispatch: { sendTimeoutMs: 200, maxInFlight: 8 },
   dataDir: dir,
 });
-const store = await Store.open(dir, { fsync: true });
+// A checkpoint worker may be cut by the kill too: that is part of what this test covers.
+const store = await Store.open(dir, { fsync: true, segmentBytes: 256 * 1024, checkpointBytes: 512 * 1024 });
 const network = new SimNetwork({
   clock: realClock,
   latencyMs: 3,
   seed,
   sendLog: join(dir, 'sim-sends.jsonl'),
 });
-const system = new SwitchboardSystem({
+const system = await new SwitchboardSystem({
   config,
   store,
   log: pino({ level: 'silent' }),
   network,
-  history: new HistoryLog(dir),
 }).start();
 
 const pending = () =>
-  Object.values(store.data.messages).filter((m) =>
+  [...store.map('messages').values()].filter((m) =>
     ['queued', 'assigned', 'sending', 'unknown'].includes(m.status),
   ).length;
 

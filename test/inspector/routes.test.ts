@@ -11,6 +11,7 @@ import { createSwitchboard, type Switchboard } from '../../src/switchboard.ts';
 import { PHONES, tempDir, testConfig } from '../support/system.ts';
 
 const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
+const SSE = { headers: { accept: 'text/event-stream' } };
 const [A] = PHONES as [string];
 
 let sb: Switchboard;
@@ -156,7 +157,7 @@ describe('GET /inspector/machines.json', () => {
 
 describe('GET /inspector/stream', () => {
   it('starts with every machine actor of the running service and its state', async () => {
-    const res = await fetch(`${base}/inspector/stream`);
+    const res = await fetch(`${base}/inspector/stream`, SSE);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const stream = new EventReader(res);
@@ -174,7 +175,7 @@ describe('GET /inspector/stream', () => {
 
   it('shows a fault as it happens: the master leaves for "failed.needsRepair" and a failover incident appears', async () => {
     await waitUntil(() => sb.getHealthyMasters().length === 3);
-    const res = await fetch(`${base}/inspector/stream`);
+    const res = await fetch(`${base}/inspector/stream`, SSE);
     const stream = new EventReader(res);
     const [hello] = await stream.until((m) => m.length >= 1);
     if (hello?.type !== 'hello') throw new Error('expected a hello');
@@ -206,7 +207,7 @@ describe('GET /inspector/stream', () => {
     const sb2 = await createSwitchboard(testConfig(dir2, 1), { log, fsync: false });
     const app2 = await buildApp({ switchboard: sb2, log });
     const url = await app2.listen({ host: '127.0.0.1', port: 0 });
-    const res = await fetch(`${url}/inspector/stream`);
+    const res = await fetch(`${url}/inspector/stream`, SSE);
     await new EventReader(res).until((m) => m.length >= 1);
     const started = Date.now();
     await app2.close();

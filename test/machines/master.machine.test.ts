@@ -175,12 +175,46 @@ describe('master machine: transitions', () => {
     expect(run(s, fail(), fail()).value).toEqual({ failed: 'backoff' });
   });
 
-  it('counts a run of 5 failed sends as one failed probe, and a success breaks the run', () => {
-    const sendFail = { type: 'send.failed', reason: 'server error', code: 500 } as const;
-    const four = run(healthy(), sendFail, sendFail, sendFail, sendFail);
+  it('goes from "healthy" to "failed" after 5 "send.failed" in a row even with good probes between them; only "send.succeeded" breaks the run', () => {
+    const sendFail = { type: 'send.failed', reason: 'no acknowledgement (send timed out)' } as const;
+    const goodProbe = { type: 'health.probe.succeeded', latencyMs: 20 } as const;
+    const four = run(
+      healthy(),
+      sendFail,
+      goodProbe,
+      sendFail,
+      goodProbe,
+      sendFail,
+      goodProbe,
+      sendFail,
+      goodProbe,
+    );
     expect(four.value).toBe('healthy');
     expect(run(four, { type: 'send.succeeded', latencyMs: 10 }, sendFail).value).toBe('healthy');
-    expect(run(four, sendFail).value).toBe('degraded');
+    const ejected = run(four, sendFail);
+    expect(ejected.value).toEqual({ failed: 'backoff' });
+    expect(ejected.context.lastError).toMatch(/^5 sends in a row failed or went unacknowledged/);
+    expect(ejected.context.ejections).toBe(1);
+  });
+
+  it('waits longer before trying a master again after each ejection by its sends', () => {
+    const s = DEFAULT_MASTER_SETTINGS;
+    const phone = '+15550000001';
+    // the backoff delay grows with ejections as it does with reconnect attempts
+    expect(backoffDelay(s, phone, 0 + 3)).toBeGreaterThan(backoffDelay(s, phone, 0 + 1));
+  });
+
+  it('"master.drain" takes any state to "failed.drained", and only "master.reset" leaves it', () => {
+    const drained = run(healthy(), {
+      type: 'master.drain',
+      reason: 'drained by manual failover to +14155552671',
+    });
+    expect(drained.value).toEqual({ failed: 'drained' });
+    expect(drained.context.lastError).toBe('drained by manual failover to +14155552671');
+    expect(run(drained, { type: 'health.probe.succeeded', latencyMs: 5 }).value).toEqual({
+      failed: 'drained',
+    });
+    expect(run(drained, { type: 'master.reset' }).value).toEqual({ recovering: 'connecting' });
   });
 });
 

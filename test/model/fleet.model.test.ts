@@ -20,16 +20,16 @@ interface Real {
 
 const DONE = new Set(['sent', 'delivered', 'read']);
 
-function checkInvariants(r: Real): void {
+async function checkInvariants(r: Real): Promise<void> {
   const { system, network } = r.t;
   // 1. nothing accepted is lost
-  for (const id of r.accepted) expect(system.outbox.get(id), `message ${id} lost`).toBeDefined();
+  for (const id of r.accepted) expect(await system.outbox.find(id), `message ${id} lost`).toBeDefined();
   // 3. no message sent twice unless its history says unknown
   const counts = new Map<string, number>();
   for (const s of network.sends) counts.set(s.messageId, (counts.get(s.messageId) ?? 0) + 1);
   for (const [id, n] of counts) {
     if (n < 2) continue;
-    const m = system.outbox.get(id);
+    const m = await system.outbox.find(id);
     expect(
       m?.history.some((h) => h.status === 'unknown'),
       `${id} sent ${n}x without "unknown"`,
@@ -46,7 +46,7 @@ function checkInvariants(r: Real): void {
     }
   }
   // owners are single by construction (one `master` field); an owned message's owner is a known master
-  for (const m of Object.values(system.outbox.data.messages)) {
+  for (const m of system.store.map('messages').values()) {
     if (m.master !== null) expect(system.masterPhones()).toContain(m.master);
   }
 }
@@ -65,7 +65,7 @@ class Send implements fc.AsyncCommand<Model, Real> {
     );
     for (const { id } of accepted) r.accepted.push(id);
     m.accepted += this.count;
-    checkInvariants(r);
+    await checkInvariants(r);
   }
   toString = () => `send(${this.count} from recipient #${this.to})`;
 }
@@ -79,7 +79,7 @@ class Fault implements fc.AsyncCommand<Model, Real> {
   async run(_m: Model, r: Real) {
     r.t.network.inject(PHONES[this.master]!, { kind: this.kind, latencyMs: 1_800, errorRate: 0.5 });
     await r.t.advance(0);
-    checkInvariants(r);
+    await checkInvariants(r);
   }
   toString = () => `fault(${PHONES[this.master]}, ${this.kind})`;
 }
@@ -90,7 +90,7 @@ class Reset implements fc.AsyncCommand<Model, Real> {
   async run(_m: Model, r: Real) {
     r.t.system.manualReset(PHONES[this.master]!);
     await r.t.advance(0);
-    checkInvariants(r);
+    await checkInvariants(r);
   }
   toString = () => `reset(${PHONES[this.master]})`;
 }
@@ -100,7 +100,7 @@ class Tick implements fc.AsyncCommand<Model, Real> {
   check = () => true;
   async run(_m: Model, r: Real) {
     await r.t.advance(this.ms, 50);
-    checkInvariants(r);
+    await checkInvariants(r);
   }
   toString = () => `tick(${this.ms} ms)`;
 }
@@ -143,9 +143,9 @@ describe('fleet model', () => {
             for (const phone of PHONES.slice(0, masters)) t.network.inject(phone, { kind: 'heal' });
             for (const phone of PHONES.slice(0, masters)) t.system.manualReset(phone);
             await t.advance(20_000, 50);
-            checkInvariants(real);
+            await checkInvariants(real);
             for (const id of real.accepted) {
-              const m = t.system.outbox.get(id)!;
+              const m = (await t.system.outbox.find(id))!;
               expect(DONE.has(m.status), `${id} ended ${m.status}: ${JSON.stringify(m.history)}`).toBe(true);
             }
           } finally {

@@ -1,20 +1,33 @@
-// Fuzzes every route of the HTTP API with fast-check: arbitrary JSON and non-JSON bodies, content types,
-// authorization junk, path params and query strings. Every answer must be a 2xx or a 4xx with the error
-// shape and an SB_ERR_ code, never a 5xx, and the service must keep serving afterwards.
+// Fuzzes every route of the HTTP API with fast-check, a write and a read token set: arbitrary JSON and
+// non-JSON bodies, content types, authorization junk, path params and query strings. Every answer must be
+// a 2xx or a 4xx with the error shape and an SB_ERR_ code, never a 5xx; no token may reach a log line,
+// captured at debug level; the service must keep serving afterwards.
 import { rmSync } from 'node:fs';
 import fc from 'fast-check';
 import type { FastifyInstance, InjectOptions } from 'fastify';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_KINDS } from '../../actors/sim.transport.ts';
 import { buildApp } from '../../src/app.ts';
+import { createLogger } from '../../src/logger.ts';
 import { STRATEGY_NAMES } from '../../src/routing/registry.ts';
 import { MESSAGE_STATUSES } from '../../src/store/schema.ts';
 import { createSwitchboard, type Switchboard } from '../../src/switchboard.ts';
+import { routeTable } from '../support/routes.ts';
 import { PHONES, RECIPIENTS, tempDir, testConfig } from '../support/system.ts';
 
-const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
+/** Every log line, at debug level, so the test can look for tokens in them. */
+const logLines: string[] = [];
+const log = createLogger({
+  level: 'debug',
+  destination: {
+    write(line: string) {
+      logLines.push(line);
+      if (process.env.TEST_LOG) process.stdout.write(line);
+    },
+  },
+});
 const TOKEN = 'fuzz-token-0123456789';
+const READ_TOKEN = 'fuzz-read-token-9876543210';
 const MASTERS = PHONES.slice(0, 3);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 600);
 
@@ -25,7 +38,7 @@ interface Route {
   path: string;
 }
 
-/** Every route the app registers (HEAD mirrors of GET routes aside); checked against printRoutes below. */
+/** Every route the app registers (HEAD mirrors of GET routes aside); checked against the route table below. */
 const ROUTES: Route[] = [
   { method: 'GET', path: '/healthz' },
   { method: 'GET', path: '/readyz' },
@@ -42,25 +55,12 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/api/failovers' },
   { method: 'POST', path: '/api/sim/masters/:phone/fault' },
   { method: 'GET', path: '/api/sim/sends' },
+  { method: 'GET', path: '/inspector' },
+  { method: 'GET', path: '/inspector/' },
+  { method: 'GET', path: '/inspector/assets/:file' },
+  { method: 'GET', path: '/inspector/machines.json' },
+  { method: 'GET', path: '/inspector/stream' },
 ];
-
-/** The registered routes, read from Fastify's route tree: "/a (GET, HEAD)" lines nested by indentation. */
-function registeredRoutes(app: FastifyInstance): string[] {
-  const stack: string[] = [];
-  const routes: string[] = [];
-  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
-    const m = /^([│ ]*)[├└]── (\S+)(?: \(([^)]*)\))?/.exec(line);
-    if (!m) continue;
-    const depth = m[1]!.length / 4;
-    const path = (stack[depth - 1] ?? '') + m[2]!;
-    stack[depth] = path;
-    stack.length = depth + 1;
-    for (const method of (m[3] ?? '').split(', ').filter((x) => x && x !== 'HEAD')) {
-      routes.push(`${method} ${path}`);
-    }
-  }
-  return routes.sort();
-}
 
 /** Characters a raw URL may carry as they are, plus '%' so broken escapes (%zz, %E0%A4) come up. */
 const urlChar = fc.constantFrom(
@@ -74,11 +74,11 @@ const urlChar = fc.constantFrom(
   '%',
   '..',
 );
-const rawSegment = fc.array(urlChar, { maxLength: 40 }).map((parts) => parts.join(''));
-const unicode = fc.string({ unit: 'grapheme', maxLength: 40 });
-const veryLong = fc.string({ minLength: 60, maxLength: 2_000 });
+const rawSegment = fc.array(urlChar, { maxLength: 40, size: 'max' }).map((parts) => parts.join(''));
+const unicode = fc.string({ unit: 'grapheme', maxLength: 40, size: 'max' });
+const veryLong = fc.string({ minLength: 60, maxLength: 2_000, size: 'max' });
 const phoneLike = fc
-  .tuple(fc.constantFrom('+', '', '00', '+0', '++'), fc.stringMatching(/^[0-9 ()-]{0,24}$/))
+  .tuple(fc.constantFrom('+', '', '00', '+0', '++'), fc.stringMatching(/^[0-9 ()-]{0,24}$/, { size: 'max' }))
   .map(([p, d]) => p + d);
 
 /** A value for a path param, already placed in the URL (encoded, or raw with odd escapes). */
@@ -122,7 +122,7 @@ const queryKey = fc.oneof(
 const queryArb = fc.oneof(
   fc.constant(''),
   fc
-    .array(fc.tuple(queryKey, queryValue), { maxLength: 5 })
+    .array(fc.tuple(queryKey, queryValue), { maxLength: 5, size: 'max' })
     .map((pairs) => pairs.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&')),
   rawSegment,
 );
@@ -162,7 +162,7 @@ const shaped = (fields: Record<string, fc.Arbitrary<unknown>>) =>
 const shapedBodies: Record<string, fc.Arbitrary<unknown>> = {
   'POST /api/messages': shaped({
     to: maybeJunk(fc.constantFrom(...RECIPIENTS.slice(0, 5))),
-    text: maybeJunk(fc.string({ minLength: 1, maxLength: 200 })),
+    text: maybeJunk(fc.string({ minLength: 1, maxLength: 200, size: 'max' })),
     idempotencyKey: maybeJunk(fc.constantFrom('k1', 'k2', 'k3')),
   }),
   'POST /api/masters/:phone/failover': shaped({ to: maybeJunk(fc.constantFrom(...MASTERS)) }),
@@ -190,7 +190,7 @@ const payloadArb = (route: Route) =>
     },
     { weight: 2, arbitrary: json.map((v) => JSON.stringify(v)) },
     { weight: 1, arbitrary: fc.anything().map((v) => JSON.stringify(v) ?? 'null') },
-    { weight: 1, arbitrary: fc.string({ maxLength: 100 }) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 100, size: 'max' }) },
     {
       weight: 1,
       arbitrary: fc.constantFrom(
@@ -232,11 +232,12 @@ const contentTypeArb = fc.oneof(
       'application/json; boundary',
     ),
   },
-  { weight: 1, arbitrary: fc.stringMatching(/^[\x20-\x7e]{0,60}$/) },
+  { weight: 1, arbitrary: fc.stringMatching(/^[\x20-\x7e]{0,60}$/, { size: 'max' }) },
 );
 
 const authorizationArb = fc.oneof(
-  { weight: 6, arbitrary: fc.constant(`Bearer ${TOKEN}`) },
+  { weight: 5, arbitrary: fc.constant(`Bearer ${TOKEN}`) },
+  { weight: 2, arbitrary: fc.constant(`Bearer ${READ_TOKEN}`) },
   {
     weight: 3,
     arbitrary: fc.constantFrom(
@@ -248,10 +249,16 @@ const authorizationArb = fc.oneof(
       `Bearer  ${TOKEN}`,
       `Bearer ${TOKEN} `,
       `Bearer ${TOKEN}${TOKEN}`,
+      `Bearer ${READ_TOKEN} `,
+      `Bearer ${READ_TOKEN.slice(0, -1)}`,
+      READ_TOKEN,
     ),
   },
-  { weight: 1, arbitrary: fc.stringMatching(/^[\x20-\x7e\x80-\xff]{0,80}$/).map((s) => `Bearer ${s}`) },
-  { weight: 1, arbitrary: fc.stringMatching(/^[\x20-\x7e]{0,80}$/) },
+  {
+    weight: 1,
+    arbitrary: fc.stringMatching(/^[\x20-\x7e\x80-\xff]{0,80}$/, { size: 'max' }).map((s) => `Bearer ${s}`),
+  },
+  { weight: 1, arbitrary: fc.stringMatching(/^[\x20-\x7e]{0,80}$/, { size: 'max' }) },
 );
 
 const extraHeadersArb = fc.record(
@@ -263,7 +270,8 @@ const extraHeadersArb = fc.record(
       { weight: 1, arbitrary: fc.nat({ max: 200 }).map(String) },
       { weight: 1, arbitrary: fc.constantFrom('-1', 'abc', '1e3') },
     ),
-    'x-request-id': fc.stringMatching(/^[\x21-\x7e]{0,40}$/),
+    // up to 80: ids over 64 characters are replaced, so both sides of that rule come up
+    'x-request-id': fc.stringMatching(/^[\x21-\x7e]{0,80}$/, { size: 'max' }),
     'accept-encoding': fc.constantFrom('gzip', 'br', 'identity', 'x'),
   },
   { requiredKeys: [] },
@@ -329,7 +337,7 @@ describe('the HTTP API under fuzzing', () => {
   beforeAll(async () => {
     dir = tempDir();
     sb = await createSwitchboard(testConfig(dir, 3), { log, fsync: false });
-    app = await buildApp({ switchboard: sb, log, token: TOKEN });
+    app = await buildApp({ switchboard: sb, log, token: TOKEN, readToken: READ_TOKEN });
     await app.ready();
     const deadline = Date.now() + 5_000;
     while (sb.getHealthyMasters().length < 3) {
@@ -347,13 +355,15 @@ describe('the HTTP API under fuzzing', () => {
 
   it('fuzzes every registered route', () => {
     const fuzzed = ROUTES.map((r) => `${r.method} ${r.path}`).sort();
-    expect(registeredRoutes(app)).toEqual(fuzzed);
+    expect(routeTable(app).map((r) => `${r.method} ${r.path}`)).toEqual(fuzzed);
   });
 
   it('answers arbitrary requests on every route with a 2xx or a 4xx carrying an SB_ERR_ code, never a 5xx', async () => {
     const reached = new Set<string>();
     let answers = 0;
     let successes = 0;
+    // the longest values that really went out: fast-check's default size would cap them near 10
+    const longest = { url: 0, authorization: 0, requestId: 0 };
     await fc.assert(
       fc.asyncProperty(requestArb(ids), async ({ route, options }) => {
         const res = await app.inject(options);
@@ -361,9 +371,14 @@ describe('the HTTP API under fuzzing', () => {
         reached.add(key);
         answers++;
         if (res.statusCode < 300) successes++;
+        const headers = options.headers as Record<string, string>;
+        longest.url = Math.max(longest.url, (options.url as string).length);
+        longest.authorization = Math.max(longest.authorization, headers.authorization?.length ?? 0);
+        longest.requestId = Math.max(longest.requestId, headers['x-request-id']?.length ?? 0);
         const what = `${options.method} ${options.url} -> ${res.statusCode} ${res.body.slice(0, 300)}`;
         expect(res.statusCode, what).toBeGreaterThanOrEqual(200);
         expect(res.statusCode, what).toBeLessThan(500);
+        expect(res.headers['x-request-id'], what).toMatch(/^[A-Za-z0-9._:-]{1,64}$/);
         if (res.statusCode >= 400 && options.method !== 'HEAD') {
           expect(res.json(), what).toEqual({
             statusCode: res.statusCode,
@@ -378,7 +393,20 @@ describe('the HTTP API under fuzzing', () => {
     // every route was reached, and a fair share of requests got past auth and validation
     expect([...reached].sort()).toEqual(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     expect(successes / answers).toBeGreaterThan(0.2);
+    if (answers >= 300) {
+      expect(longest.url).toBeGreaterThan(1_000);
+      expect(longest.authorization).toBeGreaterThan(70);
+      expect(longest.requestId).toBeGreaterThan(64);
+    }
   }, 60_000);
+
+  it('writes no token to any log line, at debug level, through all that', () => {
+    expect(log.isLevelEnabled('debug')).toBe(true);
+    // every request logs at least "incoming request" and "request completed": the capture works
+    expect(logLines.length).toBeGreaterThan(2 * Math.min(RUNS, 300));
+    const leaks = logLines.filter((line) => line.includes(TOKEN) || line.includes(READ_TOKEN));
+    expect(leaks).toEqual([]);
+  });
 
   it('keeps serving after the fuzzing: /healthz 200, /readyz 200, a message still goes out', async () => {
     for (const phone of MASTERS) sb.injectFault(phone, { kind: 'heal' });
@@ -393,7 +421,7 @@ describe('the HTTP API under fuzzing', () => {
     expect(res.statusCode).toBe(202);
     const id = res.json().id as string;
     const deadline = Date.now() + 5_000;
-    while (sb.getMessage(id)?.status !== 'sent') {
+    while (!['sent', 'delivered'].includes((await sb.getMessage(id))?.status ?? '')) {
       if (Date.now() > deadline) throw new Error(`message ${id} not sent within 5 s`);
       await new Promise((r) => setTimeout(r, 20));
     }

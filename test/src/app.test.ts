@@ -40,9 +40,13 @@ async function start(options: { token?: string; masters?: number } = {}): Promis
 }
 
 /** Polls `condition` every 20 ms for up to `timeoutMs` (real timers; no fixed sleeps). */
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -321,7 +325,10 @@ describe('the HTTP API over three healthy sim masters', () => {
       });
       const id = sent.json().id as string;
       // the sim's delivery receipt follows the send by one latency: wait for the end of the story
-      await waitFor(() => r.sb.getMessage(id)?.status === 'delivered', `message ${id} delivered`);
+      await waitFor(
+        async () => (await r.sb.getMessage(id))?.status === 'delivered',
+        `message ${id} delivered`,
+      );
       const res = await r.app.inject({ method: 'GET', url: `/api/messages/${id}` });
       expect(res.statusCode).toBe(200);
       const m = res.json();
@@ -567,7 +574,7 @@ describe('the HTTP API over three healthy sim masters', () => {
       }
       const kind = await r.app.inject({ method: 'POST', url, ...json({ kind: 'explode' }) });
       expect(kind.json().message).toBe(
-        'body: kind must be equal to one of the allowed values: disconnect, hang, slow, flaky, logout, heal',
+        'body: kind must be equal to one of the allowed values: disconnect, hang, slow, flaky, logout, no-ack, heal',
       );
       const invalid = await r.app.inject({
         method: 'POST',
@@ -591,7 +598,7 @@ describe('the HTTP API over three healthy sim masters', () => {
       });
       const id = sent.json().id as string;
       await waitFor(
-        () => ['sent', 'delivered'].includes(r.sb.getMessage(id)?.status ?? ''),
+        async () => ['sent', 'delivered'].includes((await r.sb.getMessage(id))?.status ?? ''),
         `message ${id} sent`,
       );
       const res = await r.app.inject({ method: 'GET', url: '/api/sim/sends' });
@@ -600,7 +607,12 @@ describe('the HTTP API over three healthy sim masters', () => {
       expect(sends.length).toBe(r.sb.simSends().length);
       const mine = sends.filter((s: { messageId: string }) => s.messageId === id);
       expect(mine).toEqual([
-        { messageId: id, master: r.sb.getMessage(id)?.master, to: RECIPIENTS[5], at: expect.any(String) },
+        {
+          messageId: id,
+          master: (await r.sb.getMessage(id))?.master,
+          to: RECIPIENTS[5],
+          at: expect.any(String),
+        },
       ]);
       expect(Number.isNaN(Date.parse(mine[0].at))).toBe(false);
     });
@@ -696,10 +708,12 @@ describe('the HTTP API with a token', () => {
     expectError(res, 401, 'SB_ERR_UNAUTHORIZED');
   });
 
-  it('keeps GET routes open without a token', async () => {
+  it('keeps only /healthz and /readyz open without a token; reads answer 401 without it and 200 with it', async () => {
+    for (const url of ['/healthz', '/readyz']) {
+      const res = await r.app.inject({ method: 'GET', url });
+      expect(res.statusCode, url).toBe(200);
+    }
     for (const url of [
-      '/healthz',
-      '/readyz',
       '/api/masters',
       `/api/masters/${enc(A)}`,
       '/api/messages',
@@ -707,7 +721,8 @@ describe('the HTTP API with a token', () => {
       '/api/failovers',
       '/api/sim/sends',
     ]) {
-      const res = await r.app.inject({ method: 'GET', url });
+      expectError(await r.app.inject({ method: 'GET', url }), 401, 'SB_ERR_UNAUTHORIZED');
+      const res = await r.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${TOKEN}` } });
       expect(res.statusCode, url).toBe(200);
     }
   });

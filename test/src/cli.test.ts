@@ -76,20 +76,44 @@ describe('switchboard CLI', () => {
     }
   });
 
-  it('status and send talk to a running service; SIGTERM stops it cleanly with exit code 0', async () => {
+  it('refuses a read token without a write token, exit code 2', async () => {
     const dir = tempDir();
-    const service = await startService(['--data-dir', dir, '--port', '0'], {
-      SWITCHBOARD_TOKEN: 's3cret-token',
+    const r = await runCli(['serve', '--data-dir', dir, '--port', '0'], {
+      SWITCHBOARD_TOKEN: '',
+      SWITCHBOARD_READ_TOKEN: 'r3ad-only-token',
     });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/SWITCHBOARD_READ_TOKEN is set without SWITCHBOARD_TOKEN/);
+    expect(r.stderr).not.toContain('r3ad-only-token');
+  });
+
+  it('status and send talk to a service with tokens set; SIGTERM stops it cleanly with exit code 0', async () => {
+    const dir = tempDir();
+    const tokens = { SWITCHBOARD_TOKEN: 's3cret-token', SWITCHBOARD_READ_TOKEN: 'r3ad-only-token' };
+    // debug: the level that logs most, and still no token may show
+    const service = await startService(['--data-dir', dir, '--port', '0'], { ...tokens, LOG_LEVEL: 'debug' });
     let id = '';
     try {
-      const status = await runCli(['status', '--url', service.url]);
-      expect(status.code).toBe(0);
-      expect(status.stdout).toMatch(/\+971501234567/);
-      const denied = await runCli(['send', '--url', service.url, '--to', '+971501112233', '--text', 'hi']);
+      const anonymous = { SWITCHBOARD_TOKEN: '', SWITCHBOARD_READ_TOKEN: '' };
+      const refused = await runCli(['status', '--url', service.url], anonymous);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/401/);
+      for (const env of [
+        { SWITCHBOARD_TOKEN: 's3cret-token', SWITCHBOARD_READ_TOKEN: '' },
+        { SWITCHBOARD_TOKEN: '', SWITCHBOARD_READ_TOKEN: 'r3ad-only-token' },
+      ]) {
+        const status = await runCli(['status', '--url', service.url], env);
+        expect(status.code, JSON.stringify(env)).toBe(0);
+        expect(status.stdout).toMatch(/\+971501234567/);
+      }
+      const denied = await runCli(
+        ['send', '--url', service.url, '--to', '+971501112233', '--text', 'hi'],
+        anonymous,
+      );
       expect(denied.code).toBe(2);
       expect(denied.stderr).toMatch(/401/);
       const sent = await runCli(['send', '--url', service.url, '--to', '+971501112233', '--text', 'hi'], {
+        ...anonymous,
         SWITCHBOARD_TOKEN: 's3cret-token',
       });
       expect(sent.code).toBe(0);
@@ -99,7 +123,9 @@ describe('switchboard CLI', () => {
       expect(await service.stop('SIGTERM')).toBe(0);
     }
     expect(service.output()).toMatch(/switchboard stopped/);
+    expect(service.output()).toMatch(/"level":20/);
     expect(service.output()).not.toContain('s3cret-token');
+    expect(service.output()).not.toContain('r3ad-only-token');
     // the accepted message is on disk: in the store, or in the history once delivered
     const onDisk = readFileSync(join(dir, 'switchboard.json'), 'utf8') + readHistory(dir);
     expect(onDisk).toContain(id);

@@ -7,9 +7,9 @@ import type { SimulatedClock } from 'xstate';
 import { SimNetwork } from '../../actors/sim.transport.ts';
 import { SwitchboardSystem } from '../../actors/system.ts';
 import { type ConfigInput, parseConfig } from '../../src/config.ts';
-import { HistoryLog } from '../../src/store/history.ts';
 import { Store, type StoreOptions } from '../../src/store/store.ts';
 import { simClock } from './clock.ts';
+import type { SimFileSystem } from './sim-fs.ts';
 
 export const PHONES = ['+971501234567', '+971501234568', '+14155552671', '+447400123456', '+4915112345678'];
 export const RECIPIENTS = Array.from({ length: 50 }, (_, i) => `+97150123${String(10000 + i).slice(1)}`);
@@ -41,28 +41,42 @@ export interface TestSystem {
 }
 
 /** Lets real I/O (store writes) finish between simulated clock steps. */
-export async function settle(): Promise<void> {
+export async function settleRealIo(): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise<void>((r) => setTimeout(r, 0));
 }
 
+/** Runs every pending promise callback: with the simulated file layer nothing waits on real I/O. */
+export async function drain(): Promise<void> {
+  await new Promise<void>((r) => setImmediate(r));
+}
+
 export async function startTestSystem(
-  options: { masters?: number; dir?: string; store?: StoreOptions; config?: Partial<ConfigInput> } = {},
+  options: {
+    masters?: number;
+    dir?: string;
+    store?: StoreOptions;
+    config?: Partial<ConfigInput>;
+    /** The simulated file layer (then the data dir is /data in it, and no real file is touched). */
+    fs?: SimFileSystem;
+    clock?: SimulatedClock;
+  } = {},
 ): Promise<TestSystem> {
-  const dir = options.dir ?? tempDir();
-  const clock = simClock();
-  clock.set(Date.UTC(2026, 0, 1));
+  const dir = options.fs ? '/data' : (options.dir ?? tempDir());
+  const clock = options.clock ?? simClock();
+  if (!options.clock) clock.set(Date.UTC(2026, 0, 1));
   const config = testConfig(dir, options.masters ?? 3, options.config);
-  const store = await Store.open(dir, { fsync: false, ...options.store });
+  const store = await Store.open(dir, {
+    fsync: false,
+    checkpointer: 'inline',
+    freeze: true,
+    clock,
+    ...(options.fs ? { fs: options.fs, lock: false } : {}),
+    ...options.store,
+  });
+  const settle = options.fs ? drain : settleRealIo;
   const network = new SimNetwork({ clock, latencyMs: 20, seed: 3 });
   const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
-  const system = new SwitchboardSystem({
-    config,
-    store,
-    log,
-    clock,
-    network,
-    history: new HistoryLog(dir),
-  }).start();
+  const system = await new SwitchboardSystem({ config, store, log, clock, network }).start();
   const advance = async (ms: number, stepMs = 20) => {
     await settle();
     for (let t = 0; t < ms; t += stepMs) {
@@ -80,7 +94,7 @@ export async function startTestSystem(
     close: async () => {
       await system.stop();
       await store.close();
-      if (!options.dir) rmSync(dir, { recursive: true, force: true });
+      if (!options.dir && !options.fs) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

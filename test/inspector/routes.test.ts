@@ -39,11 +39,21 @@ afterAll(async () => {
 class EventReader {
   readonly messages: StreamMessage[] = [];
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #controller: AbortController;
   readonly #decoder = new TextDecoder();
   #buffer = '';
 
-  constructor(res: Response) {
+  static async open(url: string): Promise<EventReader> {
+    const controller = new AbortController();
+    const res = await fetch(url, { ...SSE, signal: controller.signal });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    return new EventReader(res, controller);
+  }
+
+  private constructor(res: Response, controller: AbortController) {
     this.#reader = res.body!.getReader();
+    this.#controller = controller;
   }
 
   /** Reads until `done(messages)` holds; throws after `timeoutMs`. */
@@ -71,8 +81,9 @@ class EventReader {
     return this.messages;
   }
 
+  /** Goes away as a closed tab does: the connection is dropped. */
   close(): void {
-    this.#reader.cancel().catch(() => undefined);
+    this.#controller.abort();
   }
 }
 
@@ -144,6 +155,37 @@ describe('GET /inspector', () => {
   });
 });
 
+describe('with a token set', () => {
+  it('opens the page and its assets without it, and the stream and charts only with it (the read token will do)', async () => {
+    const guarded = await buildApp({
+      switchboard: sb,
+      log,
+      token: 'write-token-0123456789',
+      readToken: 'read-token-0123456789',
+    });
+    try {
+      for (const url of [
+        '/inspector',
+        '/inspector/',
+        '/inspector/assets/app.js',
+        '/inspector/assets/elk.bundled.js',
+      ]) {
+        expect((await guarded.inject({ url })).statusCode, url).toBe(200);
+      }
+      for (const url of ['/inspector/stream', '/inspector/machines.json']) {
+        expect((await guarded.inject({ url })).statusCode, url).toBe(401);
+        const read = await guarded.inject({
+          url,
+          headers: { authorization: 'Bearer read-token-0123456789' },
+        });
+        expect(read.statusCode, url).toBe(200);
+      }
+    } finally {
+      await guarded.close();
+    }
+  });
+});
+
 describe('GET /inspector/machines.json', () => {
   it('lists the chart of every machine: supervisor, failover, balancer, master', async () => {
     const res = await app.inject({ url: '/inspector/machines.json' });
@@ -157,10 +199,7 @@ describe('GET /inspector/machines.json', () => {
 
 describe('GET /inspector/stream', () => {
   it('starts with every machine actor of the running service and its state', async () => {
-    const res = await fetch(`${base}/inspector/stream`, SSE);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-    const stream = new EventReader(res);
+    const stream = await EventReader.open(`${base}/inspector/stream`);
     const [hello] = await stream.until((m) => m.length >= 1);
     stream.close();
     if (hello?.type !== 'hello') throw new Error('expected a hello');
@@ -175,8 +214,7 @@ describe('GET /inspector/stream', () => {
 
   it('shows a fault as it happens: the master leaves for "failed.needsRepair" and a failover incident appears', async () => {
     await waitUntil(() => sb.getHealthyMasters().length === 3);
-    const res = await fetch(`${base}/inspector/stream`, SSE);
-    const stream = new EventReader(res);
+    const stream = await EventReader.open(`${base}/inspector/stream`);
     const [hello] = await stream.until((m) => m.length >= 1);
     if (hello?.type !== 'hello') throw new Error('expected a hello');
     const session = hello.actors.find((a) => a.label === `master:${A}`)!.session;
@@ -202,13 +240,30 @@ describe('GET /inspector/stream', () => {
     );
   });
 
+  it('answers a client that does not ask for text/event-stream with the present as one JSON document', async () => {
+    const res = await app.inject({ url: '/inspector/stream' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    const hello = res.json() as StreamMessage;
+    expect(hello.type).toBe('hello');
+    if (hello.type === 'hello') expect(hello.actors.map((a) => a.machine)).toContain('master');
+  });
+
+  it('forgets a page that goes away', async () => {
+    await waitUntil(() => sb.inspection.bridge.clients === 0); // the pages of the tests before
+    const stream = await EventReader.open(`${base}/inspector/stream`);
+    await stream.until((m) => m.length >= 1);
+    expect(sb.inspection.bridge.clients).toBe(1);
+    stream.close();
+    await waitUntil(() => sb.inspection.bridge.clients === 0);
+  });
+
   it('does not keep app.close() waiting while a page is connected', async () => {
     const dir2 = tempDir();
     const sb2 = await createSwitchboard(testConfig(dir2, 1), { log, fsync: false });
     const app2 = await buildApp({ switchboard: sb2, log });
     const url = await app2.listen({ host: '127.0.0.1', port: 0 });
-    const res = await fetch(`${url}/inspector/stream`, SSE);
-    await new EventReader(res).until((m) => m.length >= 1);
+    await (await EventReader.open(`${url}/inspector/stream`)).until((m) => m.length >= 1);
     const started = Date.now();
     await app2.close();
     expect(Date.now() - started).toBeLessThan(2_000);

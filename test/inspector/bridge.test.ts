@@ -114,6 +114,10 @@ describe('InspectionBridge', () => {
     expect(batch.snapshots).toEqual([
       expect.objectContaining({ session: child.sessionId, value: 'on', status: 'active' }),
     ]);
+    // Nothing new: nothing is sent again.
+    bridge.flush();
+    await tick();
+    expect(p.messages).toHaveLength(2);
   });
 
   it('sanitises what it sends: recipients masked, texts removed, tokens redacted', async () => {
@@ -234,15 +238,29 @@ describe('InspectionBridge', () => {
         audit: fromPromise<void, AuditInput>(async () => undefined),
       },
     });
+    // As in the supervisor: the incident is a child, stopped and gone from its parent once done.
+    const parent = setup({ actors: { incident } }).createMachine({
+      id: 'house',
+      initial: 'failingOver',
+      states: {
+        failingOver: {
+          invoke: {
+            src: 'incident',
+            id: 'fo-1',
+            input: { id: 'fo-1', from: MASTER, reason: 'logged out', manual: false },
+            onDone: 'idle',
+          },
+        },
+        idle: {},
+      },
+    });
     const bridge = newBridge({ machines: [failoverMachine] });
     const watcher = page();
     bridge.connect(watcher.stream);
-    const actor = createActor(incident, {
-      inspect: bridge.inspect,
-      input: { id: 'fo-1', from: MASTER, reason: 'logged out', manual: false },
-    }).start();
+    const actor = createActor(parent, { inspect: bridge.inspect }).start();
     actors.push(actor);
-    await new Promise<void>((resolve) => actor.subscribe({ complete: resolve }));
+    await new Promise<void>((resolve) => actor.subscribe((s) => s.matches('idle') && resolve()));
+    expect(actor.getSnapshot().children).toEqual({});
     bridge.flush();
     const later = page();
     bridge.connect(later.stream);

@@ -30,6 +30,8 @@ export class SendError extends Error {
 export interface Transport {
   readonly phone: string;
   readonly kind: 'sim' | 'baileys';
+  /** Whether the account's credentials are paired (Baileys); absent where pairing does not apply. */
+  readonly paired?: boolean;
   /** Opens (or re-opens) the connection; resolves once it is open. */
   connect(signal: AbortSignal): Promise<void>;
   /** A cheap round trip (Baileys: a ping iq); rejects when the account does not answer. */

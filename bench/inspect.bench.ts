@@ -5,8 +5,8 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { InspectJob, InspectMode, InspectResult } from './inspect.child.ts';
 import type { BenchReport } from './run.ts';
+import { quick as QUICK } from './support/mode.ts';
 
-const QUICK = process.env.BENCH_QUICK === '1';
 const MASTERS = 1_000;
 
 function measure(job: InspectJob): Promise<InspectResult> {

@@ -7,15 +7,39 @@ export const PERMANENT_CLOSE_CODES: ReadonlyMap<number, string> = new Map([
   [401, 'logged out: pair the number again'],
   [402, 'account payment required'],
   [403, 'forbidden (banned): the number needs repair'],
+  [405, 'WhatsApp refuses this client version: upgrade switchboard (baileys)'],
   [406, 'account not acceptable (banned or restricted)'],
   [411, 'multi-device mismatch: pair the number again'],
   [440, 'replaced by another session: do not reconnect'],
 ]);
 
+/**
+ * Close codes worth a few reconnects, not more: the same code again after this many attempts
+ * since the master was last healthy means retrying will not fix it.
+ */
+export const LIMITED_CLOSE_CODES: ReadonlyMap<number, string> = new Map([
+  [500, 'bad session: reset it, or pair the number again if it keeps failing'],
+]);
+export const LIMITED_CLOSE_ATTEMPTS = 3;
+
 export type DisconnectKind = 'retryable' | 'permanent';
 
-export function classifyDisconnect(code: number | undefined): DisconnectKind {
-  return code !== undefined && PERMANENT_CLOSE_CODES.has(code) ? 'permanent' : 'retryable';
+/**
+ * Whether a close code is worth reconnecting for. `history` (the master's last close code and its
+ * reconnect attempts since it was healthy) turns a repeated limited code (500) permanent.
+ */
+export function classifyDisconnect(
+  code: number | undefined,
+  history?: { lastCloseCode: number | null; recoveryAttempts: number },
+): DisconnectKind {
+  if (code === undefined) return 'retryable';
+  if (PERMANENT_CLOSE_CODES.has(code)) return 'permanent';
+  const givesUp =
+    LIMITED_CLOSE_CODES.has(code) &&
+    history !== undefined &&
+    history.lastCloseCode === code &&
+    history.recoveryAttempts >= LIMITED_CLOSE_ATTEMPTS;
+  return givesUp ? 'permanent' : 'retryable';
 }
 
 /** WhatsApp's "restricted" send error: counts like a failed probe. */
@@ -118,10 +142,15 @@ export function backoffDelay(settings: MasterSettings, phone: string, attempt: n
   return Math.round(exp * (0.8 + 0.4 * unit));
 }
 
-function describeClose(code: number | undefined, reason: string | undefined): string {
-  const permanent = code === undefined ? undefined : PERMANENT_CLOSE_CODES.get(code);
-  if (permanent) return `connection closed (${code}): ${permanent}`;
-  return `connection closed${code === undefined ? '' : ` (${code})`}${reason ? `: ${reason}` : ''}`;
+function describeClose(code: number | undefined, reason: string | undefined, gaveUp = false): string {
+  const advice =
+    code === undefined
+      ? undefined
+      : (PERMANENT_CLOSE_CODES.get(code) ?? (gaveUp ? LIMITED_CLOSE_CODES.get(code) : undefined));
+  const head = `connection closed${code === undefined ? '' : ` (${code})`}`;
+  if (advice)
+    return `${head}${gaveUp ? `, again after ${LIMITED_CLOSE_ATTEMPTS} attempts` : ''}: ${advice}${reason ? ` (${reason})` : ''}`;
+  return `${head}${reason ? `: ${reason}` : ''}`;
 }
 
 function probeInput({ context }: { context: MasterContext }): ProbeInput {
@@ -164,8 +193,8 @@ export const masterMachine = setup({
     /** This success is the `recoveryThreshold`-th in a row. */
     successReachesThreshold: ({ context }) =>
       context.consecutiveSuccesses + 1 >= context.settings.recoveryThreshold,
-    closeIsPermanent: ({ event }) =>
-      event.type === 'transport.connection.closed' && classifyDisconnect(event.code) === 'permanent',
+    closeIsPermanent: ({ context, event }) =>
+      event.type === 'transport.connection.closed' && classifyDisconnect(event.code, context) === 'permanent',
     closeIsRetryable: not('closeIsPermanent'),
     attemptsExhausted: ({ context }) => context.recoveryAttempts >= context.settings.maxRecoveryAttempts,
     firstConnect: ({ context }) => !context.connectedOnce,
@@ -222,9 +251,15 @@ export const masterMachine = setup({
     recordClose: assign({
       lastCloseCode: ({ event }) =>
         event.type === 'transport.connection.closed' ? (event.code ?? null) : null,
-      lastError: ({ event }) =>
+      lastError: ({ context, event }) =>
         event.type === 'transport.connection.closed'
-          ? describeClose(event.code, event.reason)
+          ? describeClose(
+              event.code,
+              event.reason,
+              event.code !== undefined &&
+                LIMITED_CLOSE_CODES.has(event.code) &&
+                classifyDisconnect(event.code, context) === 'permanent',
+            )
           : 'connection closed',
     }),
     recordAttemptFailure: assign({
@@ -263,7 +298,8 @@ export const masterMachine = setup({
       type: 'master.failed' as const,
       phone: context.phone,
       reason: context.lastError ?? 'failed',
-      permanent: context.lastCloseCode !== null && classifyDisconnect(context.lastCloseCode) === 'permanent',
+      permanent:
+        context.lastCloseCode !== null && classifyDisconnect(context.lastCloseCode, context) === 'permanent',
     })),
     emitRecovering: emit(({ context }) => ({
       type: 'master.recovering' as const,

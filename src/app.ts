@@ -57,6 +57,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     // pino's Logger and Fastify's logger type differ only in generics
     loggerInstance: options.log as unknown as FastifyBaseLogger,
+    // Two info lines per request would cost more than the accept itself at thousands a second:
+    // requests are logged below, at debug when they succeed.
+    disableRequestLogging: true,
     bodyLimit: options.bodyLimit ?? 64 * 1024,
     http: { maxHeaderSize: options.maxHeaderBytes ?? 16 * 1024 },
     clientErrorHandler,
@@ -75,6 +78,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // The API speaks JSON only: a text/plain body is a 415, not a string that fails the body schema.
   app.removeContentTypeParser('text/plain');
   installErrorHandler(app);
+  app.addHook('onRequest', async (request) => {
+    const log = request.log as unknown as Logger;
+    if (log.isLevelEnabled('debug')) log.debug({ req: request }, 'incoming request');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const log = request.log as unknown as Logger;
+    const level = reply.statusCode >= 400 ? 'info' : 'debug';
+    if (!log.isLevelEnabled(level)) return;
+    log[level]({ res: reply, responseTime: Math.round(reply.elapsedTime) }, 'request completed');
+  });
   // Hooks run in the order they are added: the id and the security headers are on every answer,
   // 401s and 403s included; the rate limit (a route-level hook) counts only requests that got past the guard.
   app.addHook('onRequest', async (request, reply) => {

@@ -5,6 +5,7 @@ import { FAULT_KINDS, type FaultKind } from '../actors/sim.transport.ts';
 import { type Config, loadConfigFile, parseConfig } from './config.ts';
 import { SwitchboardError } from './errors.ts';
 import { createLogger } from './logger.ts';
+import { normalizePhone } from './phone.ts';
 import { closeOnSignals, startServer } from './server.ts';
 
 const DEFAULT_URL = 'http://127.0.0.1:7420';
@@ -18,6 +19,7 @@ commands:
   serve    run the service (default)
   status   print the fleet of a running service
   send     send a message through a running service
+  pair     link a WhatsApp number (a baileys master) as a new device
 
 switchboard <command> --help for its options`,
   serve: `usage: switchboard serve [--config FILE] [--port P] [--host H] [--data-dir DIR] [--fault SPEC ...]
@@ -49,6 +51,18 @@ environment: SWITCHBOARD_TOKEN, else SWITCHBOARD_READ_TOKEN, when the service ha
   --url URL               the running service (default ${DEFAULT_URL})
 
 environment: SWITCHBOARD_TOKEN when the service has one`,
+  pair: `usage: switchboard pair PHONE [--code] [--config FILE] [--data-dir DIR] [--force] [--timeout SECONDS]
+
+  PHONE             the number to link, in international format, e.g. +971501234567
+  --code            print a pairing code to type on the phone instead of showing a QR code
+                    (WhatsApp > Linked devices > Link a device > Link with phone number instead)
+  --config FILE     take the data dir from this config (default ./data)
+  --data-dir DIR    where the credentials go: DIR/auth/PHONE/
+  --force           pair again although the number has credentials (replaced only on success)
+  --timeout S       give up after S seconds (default 180)
+
+Scan the QR with the phone of PHONE: WhatsApp > Settings > Linked devices > Link a device.
+Then reset the master of a running service (POST /api/masters/PHONE/reset) or start it.`,
 };
 
 interface ScheduledFault {
@@ -172,6 +186,7 @@ async function status(argv: string[]): Promise<void> {
   const rows = masters.map((m) => ({
     phone: m.phone,
     state: m.detail ? `${m.state} (${m.detail})` : m.state,
+    paired: m.paired === null || m.paired === undefined ? '-' : m.paired ? 'yes' : 'no',
     priority: m.priority,
     region: m.region,
     inFlight: m.load.inFlight,
@@ -189,6 +204,8 @@ interface MasterRow {
   state: string;
   detail: string | null;
   reason: string | null;
+  /** Baileys masters only (null otherwise; absent from older services). */
+  paired?: boolean | null;
   priority: number;
   region: string;
   since: string;
@@ -224,6 +241,65 @@ async function send(argv: string[]): Promise<void> {
   console.log(`${code === 202 ? 'accepted' : 'already accepted'}: ${id} (${state})`);
 }
 
+async function pair(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      code: { type: 'boolean' },
+      config: { type: 'string' },
+      'data-dir': { type: 'string' },
+      force: { type: 'boolean' },
+      timeout: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void console.log(HELP.pair);
+  if (positionals.length !== 1)
+    throw new SwitchboardError('SB_ERR_CONFIG', `one PHONE is needed\n${HELP.pair}`);
+  const parsed = normalizePhone(positionals[0]!);
+  if (!parsed.ok) throw new SwitchboardError('SB_ERR_INVALID_PHONE', parsed.reason);
+  const config = values.config ? loadConfigFile(values.config) : parseConfig({});
+  const timeoutS = values.timeout === undefined ? 180 : Number(values.timeout);
+  if (!Number.isFinite(timeoutS) || timeoutS <= 0) {
+    throw new SwitchboardError(
+      'SB_ERR_CONFIG',
+      `--timeout "${values.timeout}": expected a number of seconds`,
+    );
+  }
+  const dataDir = values['data-dir'] ?? config.dataDir;
+  const listed = config.masters.find((m) => m.phone === parsed.phone);
+  if (values.config && listed?.transport !== 'baileys') {
+    console.error(`note: ${parsed.phone} is not a baileys master in ${values.config}; pairing anyway`);
+  }
+  const log = createLogger({ level: process.env.LOG_LEVEL ?? 'warn' });
+  // Loaded here: the other commands need neither Baileys nor the QR renderer.
+  const [{ pairNumber }, { default: qrcode }] = await Promise.all([
+    import('../actors/transports/baileys/pair.ts'),
+    import('qrcode-terminal'),
+  ]);
+  console.log(
+    values.code
+      ? `pairing ${parsed.phone}: a code follows; on the phone: WhatsApp > Linked devices > Link a device > Link with phone number instead`
+      : `pairing ${parsed.phone}: scan the QR code with its phone: WhatsApp > Settings > Linked devices > Link a device`,
+  );
+  const { jid } = await pairNumber({
+    dataDir,
+    phone: parsed.phone,
+    method: values.code ? 'code' : 'qr',
+    log,
+    force: values.force ?? false,
+    timeoutMs: timeoutS * 1000,
+    showQr: (qr) => qrcode.generate(qr, { small: true }),
+    showCode: (code) => console.log(`pairing code: ${code.slice(0, 4)}-${code.slice(4)}`),
+  });
+  console.log(`paired ${parsed.phone} as ${jid}; credentials in ${dataDir}/auth/${parsed.phone}/`);
+  console.log(
+    "a running service picks them up on the master's next reconnect: POST /api/masters/<phone>/reset",
+  );
+  log.flush();
+}
+
 async function main(): Promise<void> {
   const [command = 'serve', ...rest] = process.argv.slice(2);
   switch (command) {
@@ -233,6 +309,8 @@ async function main(): Promise<void> {
       return status(rest);
     case 'send':
       return send(rest);
+    case 'pair':
+      return pair(rest);
     case '--help':
     case '-h':
     case 'help':

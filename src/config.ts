@@ -131,6 +131,30 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   dataDir: z.string().min(1).default('./data'),
+  /** Settings of the Baileys transport (masters with transport "baileys"). */
+  baileys: z
+    .strictObject({
+      /** Level of Baileys' own log records (they go through switchboard's logger). */
+      logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
+      /** Watchdog: a connect not `open` after this long is abandoned (Baileys can hang on an HTTP error). */
+      openTimeoutMs: positiveInt.default(20_000),
+      /** Baileys' keep-alive ping; it closes the socket after ~interval + 5 s without a frame. */
+      keepAliveIntervalMs: positiveInt.default(30_000),
+    })
+    .prefault({}),
+  /** The journal and its checkpoints (README "How it keeps messages"). */
+  store: z
+    .strictObject({
+      /** fsync every commit group (turning it off trades a power loss's last commits for speed). */
+      fsync: z.boolean().default(true),
+      /** Start a new journal segment past this size. */
+      segmentMiB: z.number().positive().max(1024).default(32),
+      /** Fold closed segments into switchboard.json once they hold this much. */
+      checkpointMiB: z.number().positive().max(4096).default(64),
+      /** And at least this often while anything was written. */
+      checkpointEveryMinutes: z.number().positive().default(10),
+    })
+    .prefault({}),
   sim: z
     .strictObject({ latencyMs: z.number().int().min(0).default(50), seed: z.number().int().default(1) })
     .prefault({}),

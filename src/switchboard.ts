@@ -8,6 +8,7 @@ import { stateLabel } from '../actors/master-log.ts';
 import { FAULT_KINDS, type Fault, SimNetwork, type SimSend } from '../actors/sim.transport.ts';
 import { SwitchboardSystem } from '../actors/system.ts';
 import type { Transport } from '../actors/transport.ts';
+import { type BaileysOptions, createBaileysTransports } from '../actors/transports/baileys/index.ts';
 import { InspectionBridge } from '../inspector/bridge.ts';
 import { type StatelyInspection, startStatelyInspector } from '../inspector/stately.ts';
 import type { MasterStateValue } from '../machines/master.machine.ts';
@@ -41,6 +42,8 @@ export interface MasterView {
   /** Why it is not healthy, in words an operator can act on. */
   reason: string | null;
   transport: 'sim' | 'baileys';
+  /** Baileys masters: whether the number's credentials are paired; null for other transports. */
+  paired: boolean | null;
   priority: number;
   region: string;
   weight: number;
@@ -82,8 +85,10 @@ export interface FailoverView {
 export interface SwitchboardOptions {
   log?: Logger;
   clock?: Clock;
-  /** Transports for baileys masters, by phone (the Baileys transport is not built yet). */
+  /** Transports by phone, in place of the ones the config names (tests, embedding). */
   transports?: Map<string, Transport>;
+  /** Baileys transport options given in code (the test-only endpoint lives here, never in the config file). */
+  baileys?: BaileysOptions;
   /** fsync every commit (default true; see README "Durability"). */
   fsync?: boolean;
   /** Store settings for tests and the simulation (file layer, checkpointer ...). */
@@ -172,6 +177,7 @@ export class Switchboard {
       detail: detail ?? null,
       reason: snapshot?.context.lastError ?? null,
       transport: cfg.transport,
+      paired: cfg.transport === 'baileys' ? (sys.transport(phone).paired ?? null) : null,
       priority: cfg.priority,
       region: cfg.region,
       weight: cfg.weight,
@@ -413,7 +419,10 @@ export async function createSwitchboard(
   const config = parseConfig(input); // parsing a parsed config is harmless and catches hand-built ones
   const log = options.log ?? createLogger();
   const store = await Store.open(config.dataDir, {
-    fsync: options.fsync ?? true,
+    fsync: options.fsync ?? config.store.fsync,
+    segmentBytes: config.store.segmentMiB * 1024 * 1024,
+    checkpointBytes: config.store.checkpointMiB * 1024 * 1024,
+    checkpointEveryMs: config.store.checkpointEveryMinutes * 60_000,
     log: log.child({ actor: 'store' }),
     ...(options.clock ? { clock: options.clock } : {}),
     ...options.store,
@@ -433,7 +442,10 @@ export async function createSwitchboard(
       network,
       inspect: inspection.inspect,
       ...(clock ? { clock } : {}),
-      ...(options.transports ? { transports: options.transports } : {}),
+      transports: new Map<string, Transport>([
+        ...createBaileysTransports(config, { dataDir: store.dir, log, ...options.baileys }),
+        ...(options.transports ?? []),
+      ]),
     }).start();
     log.info(
       {

@@ -28,6 +28,7 @@ export const masterSchema = {
     detail: nullable('string'),
     reason: nullable('string'),
     transport: { type: 'string' },
+    paired: nullable('boolean'),
     priority: { type: 'integer' },
     region: { type: 'string' },
     weight: { type: 'integer' },

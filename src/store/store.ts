@@ -69,6 +69,8 @@ interface Waiter {
 }
 
 interface Group {
+  /** On disk: its waiters were answered (a roll may still run after it). */
+  durable?: boolean;
   ops: Op[];
   undo: UndoEntry[];
   waiters: Waiter[];
@@ -331,8 +333,9 @@ export class Store {
   /** Resolves once everything changed so far is on disk; rejects if that write fails. */
   flushed(): Promise<void> {
     const last = this.#staged?.ops.length ? this.#staged : this.#writing;
-    if (!last)
+    if (!last || last.durable) {
       return this.#available ? Promise.resolve() : Promise.reject(storeUnavailable(this.#reason ?? ''));
+    }
     return new Promise((resolve, reject) => last.waiters.push({ resolve, reject }));
   }
 
@@ -384,6 +387,7 @@ export class Store {
         // History lines follow their durable archive op; the journal is their safety net.
         if (group.archived.length > 0)
           void this.history.append(group.archived).catch((err: unknown) => this.#historyFailed(err));
+        group.durable = true;
         for (const w of group.waiters) w.resolve();
         this.#emit({ type: 'committed', ms, bytes: frame.length, ops: group.ops.length });
         try {
@@ -543,7 +547,12 @@ export class Store {
       await removeSegmentsBefore(this.#fs, this.dir, upTo);
       this.#checkpointNext = upTo;
       this.stats.checkpoints++;
-      this.#emit({ type: 'checkpointed', ms: performance.now() - started, messages: result.messages });
+      const ms = performance.now() - started;
+      this.#log?.info(
+        { messages: result.messages, ms: Math.round(ms), journalFrom: upTo },
+        'checkpoint written',
+      );
+      this.#emit({ type: 'checkpointed', ms, messages: result.messages });
     })();
     this.#checkpointing = run
       .catch((err: unknown) => {

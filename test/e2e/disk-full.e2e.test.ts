@@ -86,7 +86,10 @@ describe.skipIf(Boolean(skip))('a full disk under HTTP traffic (real tmpfs)', ()
       const res = await fetch(`${url}/api/messages`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ to: `+97150110${String(10000 + (i % 300)).slice(1)}`, text: `disk test ${i}` }),
+        body: JSON.stringify({
+          to: `+97150110${String(10000 + (i % 300)).slice(1)}`,
+          text: `disk test ${i}`,
+        }),
       });
       return { status: res.status, body: (await res.json()) as { id?: string; code?: string } };
     };
@@ -138,9 +141,12 @@ describe.skipIf(Boolean(skip))('a full disk under HTTP traffic (real tmpfs)', ()
     service = undefined;
     const store = await Store.open(data, { fsync: false, checkpointer: 'off' });
     const outbox = new Outbox(store, realClock);
-    for (const id of acked) expect(await outbox.find(id), `202 for ${id}, but it is not on disk`).toBeDefined();
+    for (const id of acked)
+      expect(await outbox.find(id), `202 for ${id}, but it is not on disk`).toBeDefined();
     store.halt();
     writeFileSync(join(root, 'done'), `${acked.length} acknowledged, ${refused} refused\n`);
-    console.log(`disk-full e2e: ${acked.length} acknowledged and sent, ${refused} refused with 503 while full`);
+    console.log(
+      `disk-full e2e: ${acked.length} acknowledged and sent, ${refused} refused with 503 while full`,
+    );
   }, 120_000);
 });

@@ -14,8 +14,9 @@ const TOKEN = 'hardening-token-0123456789';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 const logLines: string[] = [];
+// debug: successful requests are logged at debug (errors at info), and these tests read both
 const log = createLogger({
-  level: 'info',
+  level: 'debug',
   destination: { write: (line: string) => void logLines.push(line) },
 });
 

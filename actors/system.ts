@@ -3,7 +3,7 @@
 // Whatever depends on the store is derived from it: at start-up and whenever the store reloads
 // after a failed write, the same fix-ups run (sends in flight become unknown, orphans go back to
 // the queue, interrupted incidents are finished) and every index is rebuilt from the disk's state.
-import { type Actor, createActor, fromPromise } from 'xstate';
+import { type Actor, createActor, fromPromise, type InspectionEvent, type Observer } from 'xstate';
 import { type AuditInput, failoverMachine, type Moved } from '../machines/failover.machine.ts';
 import type { MasterEmitted } from '../machines/master.machine.ts';
 import { supervisorMachine } from '../machines/supervisor.machine.ts';
@@ -32,6 +32,8 @@ export interface SystemOptions {
   network?: SimNetwork;
   /** Transports for non-sim masters, by phone. */
   transports?: Map<string, Transport>;
+  /** XState inspection observer for every actor (the inspector's bridge); none: no inspection. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /**
    * The source of every random choice (least-loaded's draws, message ids): a seeded one makes a
    * run replayable (the simulation). Default Math.random and crypto.randomUUID.
@@ -157,6 +159,7 @@ export class SwitchboardSystem {
       },
       log: log.child({ actor: 'balancer' }),
       ...(options.random ? { random: options.random } : {}),
+      inspect: options.inspect,
     });
 
     this.assigner = new Assigner({
@@ -192,6 +195,7 @@ export class SwitchboardSystem {
     this.supervisor = createActor(logic, {
       clock: this.clock,
       systemId: 'supervisor',
+      inspect: options.inspect,
       input: {
         masters: config.masters.map((m) => ({ phone: m.phone, settings: masterSettingsFrom(config) })),
         firstIncident: Math.max(store.get('meta', 'incident') ?? 0, ...incidents, 0) + 1,

@@ -55,6 +55,11 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/api/failovers' },
   { method: 'POST', path: '/api/sim/masters/:phone/fault' },
   { method: 'GET', path: '/api/sim/sends' },
+  { method: 'GET', path: '/inspector' },
+  { method: 'GET', path: '/inspector/' },
+  { method: 'GET', path: '/inspector/assets/:file' },
+  { method: 'GET', path: '/inspector/machines.json' },
+  { method: 'GET', path: '/inspector/stream' },
 ];
 
 /** Characters a raw URL may carry as they are, plus '%' so broken escapes (%zz, %E0%A4) come up. */

@@ -5,7 +5,15 @@ import type { FaultKind } from '../../../actors/sim.transport.ts';
 import { STRATEGY_NAMES } from '../../../src/routing/registry.ts';
 import { ALL_PHONES, SIM_RECIPIENTS, type Simulation } from './simulation.ts';
 
-export type DiskKind = 'eio-write' | 'enospc-write' | 'eio-sync' | 'enospc-sync' | 'short' | 'slow' | 'full' | 'heal';
+export type DiskKind =
+  | 'eio-write'
+  | 'enospc-write'
+  | 'eio-sync'
+  | 'enospc-sync'
+  | 'short'
+  | 'slow'
+  | 'full'
+  | 'heal';
 
 export type Command =
   | { c: 'accept'; to: number; n: number; key: 'none' | 'new' | 'repeat' | 'other'; busy: boolean }
@@ -34,26 +42,61 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
       c: fc.constant('accept' as const),
       to: fc.nat(SIM_RECIPIENTS.length - 1),
       n: fc.integer({ min: 1, max: 25 }),
-      key: fc.constantFrom('none', 'none', 'new', 'repeat', 'other') as fc.Arbitrary<'none' | 'new' | 'repeat' | 'other'>,
+      key: fc.constantFrom('none', 'none', 'new', 'repeat', 'other') as fc.Arbitrary<
+        'none' | 'new' | 'repeat' | 'other'
+      >,
       busy: fc.boolean(),
     }),
   },
-  { weight: 6, arbitrary: fc.record({ c: fc.constant('fault' as const), m: fc.nat(4), kind: fc.constantFrom(...FAULTS) }) },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      c: fc.constant('fault' as const),
+      m: fc.nat(4),
+      kind: fc.constantFrom(...FAULTS),
+    }),
+  },
   {
     weight: 3,
     arbitrary: fc.record({
       c: fc.constant('disk' as const),
-      kind: fc.constantFrom<DiskKind>('eio-write', 'enospc-write', 'eio-sync', 'enospc-sync', 'short', 'slow', 'full', 'heal', 'heal'),
+      kind: fc.constantFrom<DiskKind>(
+        'eio-write',
+        'enospc-write',
+        'eio-sync',
+        'enospc-sync',
+        'short',
+        'slow',
+        'full',
+        'heal',
+        'heal',
+      ),
       times: fc.integer({ min: 1, max: 6 }),
       latency: fc.integer({ min: 5, max: 300 }),
     }),
   },
   { weight: 16, arbitrary: fc.record({ c: fc.constant('tick' as const), ms: tick }) },
-  { weight: 2, arbitrary: fc.record({ c: fc.constant('failover' as const), m: fc.nat(4), to: fc.option(fc.nat(4), { nil: null }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      c: fc.constant('failover' as const),
+      m: fc.nat(4),
+      to: fc.option(fc.nat(4), { nil: null }),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ c: fc.constant('reset' as const), m: fc.nat(4) }) },
-  { weight: 1, arbitrary: fc.record({ c: fc.constant('strategy' as const), name: fc.constantFrom(...STRATEGY_NAMES) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ c: fc.constant('strategy' as const), name: fc.constantFrom(...STRATEGY_NAMES) }),
+  },
   { weight: 1, arbitrary: fc.record({ c: fc.constant('priority' as const), m: fc.nat(4), p: fc.nat(9) }) },
-  { weight: 2, arbitrary: fc.record({ c: fc.constant('crash' as const), torn: fc.constantFrom('none', 'some', 'all') as fc.Arbitrary<'none' | 'some' | 'all'> }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      c: fc.constant('crash' as const),
+      torn: fc.constantFrom('none', 'some', 'all') as fc.Arbitrary<'none' | 'some' | 'all'>,
+    }),
+  },
   {
     weight: 1,
     arbitrary: fc.record({

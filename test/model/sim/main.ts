@@ -14,13 +14,15 @@ const details = await fc.check(simProperty(coverage, stats), simParameters(1_000
 const failed = details.failed;
 if (details.failed) {
   const [seed, masters, steps] = details.counterexample ?? [0, 0, []];
-  console.error(`FAILED: ${(details.errorInstance as Error | undefined)?.message ?? "see above"}`);
+  console.error(`FAILED: ${(details.errorInstance as Error | undefined)?.message ?? 'see above'}`);
   console.error(`\nshrunk counterexample: seed ${seed}, ${masters} masters, ${steps.length} steps:`);
-  steps.forEach((c, i) => console.error(`  ${i + 1}. ${describe(c)}`));
+  for (const [i, c] of steps.entries()) console.error(`  ${i + 1}. ${describe(c)}`);
   console.error(`\nreplay: SIM_SEED=${details.seed} SIM_PATH=${details.counterexamplePath} npm run sim`);
 }
 const seconds = (performance.now() - started) / 1000;
-console.log(`\n${stats.runs} runs in ${seconds.toFixed(1)} s (${(stats.runs / seconds).toFixed(1)} runs/s), ${stats.acked} acknowledged messages`);
+console.log(
+  `\n${stats.runs} runs in ${seconds.toFixed(1)} s (${(stats.runs / seconds).toFixed(1)} runs/s), ${stats.acked} acknowledged messages`,
+);
 console.log(lengthHistogram(stats.steps));
 console.log(coverage.table());
 const missing = coverage.missing();

@@ -35,8 +35,11 @@ export function simProperty(coverage: Coverage, stats: SimStats) {
         stats.acked += end.acked;
         stats.failedAfterMaxAttempts += end.failed;
       } catch (err) {
-        const trail = commands.slice(Math.max(0, step - 12), step).map((c, i) => `  ${step - Math.min(step, 12) + i + 1}. ${describe(c)}`);
-        (err as Error).message = `seed ${seed}, ${masters} masters, step ${step}/${commands.length}: ${(err as Error).message}\n last steps:\n${trail.join('\n')}`;
+        const trail = commands
+          .slice(Math.max(0, step - 12), step)
+          .map((c, i) => `  ${step - Math.min(step, 12) + i + 1}. ${describe(c)}`);
+        (err as Error).message =
+          `seed ${seed}, ${masters} masters, step ${step}/${commands.length}: ${(err as Error).message}\n last steps:\n${trail.join('\n')}`;
         throw err;
       } finally {
         await sim.close();
@@ -61,9 +64,13 @@ export function simParameters(defaultRuns: number): fc.Parameters<[number, numbe
 /** Step lengths in buckets of 50, for the report. */
 export function lengthHistogram(steps: readonly number[]): string {
   const buckets = new Map<number, number>();
-  for (const n of steps) buckets.set(Math.floor(n / 50) * 50, (buckets.get(Math.floor(n / 50) * 50) ?? 0) + 1);
+  for (const n of steps)
+    buckets.set(Math.floor(n / 50) * 50, (buckets.get(Math.floor(n / 50) * 50) ?? 0) + 1);
   return [...buckets.entries()]
     .sort((a, b) => a[0] - b[0])
-    .map(([b, c]) => `${String(b).padStart(3)}-${String(b + 49).padStart(3)} steps: ${String(c).padStart(5)} runs`)
+    .map(
+      ([b, c]) =>
+        `${String(b).padStart(3)}-${String(b + 49).padStart(3)} steps: ${String(c).padStart(5)} runs`,
+    )
     .join('\n');
 }

@@ -19,7 +19,13 @@ import { Store } from '../../../src/store/store.ts';
 import { type FaultRule, SimFileSystem } from '../../support/sim-fs.ts';
 import type { Coverage } from './coverage.ts';
 
-export const ALL_PHONES = ['+971501234567', '+971501234568', '+14155552671', '+447400123456', '+4915112345678'];
+export const ALL_PHONES = [
+  '+971501234567',
+  '+971501234568',
+  '+14155552671',
+  '+447400123456',
+  '+4915112345678',
+];
 export const SIM_RECIPIENTS = Array.from({ length: 24 }, (_, i) => `+97150123${String(10000 + i).slice(1)}`);
 const DIR = '/data';
 const T0 = Date.UTC(2026, 0, 1);
@@ -32,7 +38,11 @@ function canonical(doc: Record<string, Record<string, unknown> | undefined>): st
   const out: Record<string, Record<string, unknown>> = {};
   for (const c of Object.keys(doc).sort()) {
     const entries = doc[c] ?? {};
-    out[c] = Object.fromEntries(Object.keys(entries).sort().map((k) => [k, entries[k]]));
+    out[c] = Object.fromEntries(
+      Object.keys(entries)
+        .sort()
+        .map((k) => [k, entries[k]]),
+    );
   }
   return JSON.stringify(out);
 }
@@ -100,7 +110,11 @@ export class Simulation {
     this.rng = seededRandom(seed);
     this.clock.set(T0);
     this.fs = new SimFileSystem(this.clock);
-    this.network = new SimNetwork({ clock: this.clock, latencyMs: 20, seed: Math.floor(this.rng() * 2 ** 31) });
+    this.network = new SimNetwork({
+      clock: this.clock,
+      latencyMs: 20,
+      seed: Math.floor(this.rng() * 2 ** 31),
+    });
     this.phones = ALL_PHONES.slice(0, masters);
     this.config = simConfig(this.phones, seed);
     this.coverage = coverage;
@@ -145,11 +159,14 @@ export class Simulation {
         const m = c.message;
         // Invariant 4: a fresh assignment goes to a routable master only.
         if (m.status === 'assigned' && (c.previous === 'queued' || c.previous === 'unknown') && m.master) {
-          if (!system.balancer.isRoutable(m.master)) this.#violate(`${m.id} assigned to ${m.master}, which is not routable`);
+          if (!system.balancer.isRoutable(m.master))
+            this.#violate(`${m.id} assigned to ${m.master}, which is not routable`);
         }
         if (m.status === 'sending') coverage.pendingSending.add(m.id);
-        if (m.history.at(-1)?.note?.includes('after the message moved')) coverage.hit('race: a late send result after its master was failed over');
-        if (m.history.at(-1)?.note?.includes('after it moved')) coverage.hit('race: a late send result after its master was failed over');
+        if (m.history.at(-1)?.note?.includes('after the message moved'))
+          coverage.hit('race: a late send result after its master was failed over');
+        if (m.history.at(-1)?.note?.includes('after it moved'))
+          coverage.hit('race: a late send result after its master was failed over');
       }),
     );
     this.#detach.push(
@@ -157,7 +174,8 @@ export class Simulation {
         if (e.type === 'committed') coverage.pendingSending.clear();
         if (e.type === 'unavailable') {
           coverage.hit('store: went unavailable');
-          if (coverage.pendingSending.size > 0) coverage.hit('race: a commit failed between "sending" and the wire');
+          if (coverage.pendingSending.size > 0)
+            coverage.hit('race: a commit failed between "sending" and the wire');
           coverage.pendingSending.clear();
         }
         if (e.type === 'recovered') coverage.hit('store: recovered without a restart');
@@ -170,14 +188,17 @@ export class Simulation {
       const sub = ref.subscribe((s) => {
         coverage.hit(`master state: ${stateLabel(s.value)}`);
         const incident = system.supervisor.getSnapshot().context.incidents[phone];
-        if (incident && s.hasTag('routable')) coverage.hit('race: a reconnect finished while its failover was running');
+        if (incident && s.hasTag('routable'))
+          coverage.hit('race: a reconnect finished while its failover was running');
       });
       this.#detach.push(() => sub.unsubscribe());
     }
     const sup = system.supervisor.subscribe((snap) => {
       const running = Object.values(snap.context.incidents);
       for (const i of running) {
-        const child = snap.children[i.id] as { getSnapshot(): { value: unknown; context: { backup: string | null } } } | undefined;
+        const child = snap.children[i.id] as
+          | { getSnapshot(): { value: unknown; context: { backup: string | null } } }
+          | undefined;
         const backup = child?.getSnapshot().context.backup;
         if (backup && !system.balancer.isRoutable(backup)) coverage.hit('race: a backup failed mid-incident');
       }
@@ -206,7 +227,8 @@ export class Simulation {
       let next = Number.POSITIVE_INFINITY;
       // SimulatedClock keeps its timers in a map it does not type as public: the next deadline is
       // what an event-driven simulation needs (a fixed step would either skip callbacks or crawl).
-      const timers = (this.clock as unknown as { timeouts: Map<number, { start: number; timeout: number }> }).timeouts;
+      const timers = (this.clock as unknown as { timeouts: Map<number, { start: number; timeout: number }> })
+        .timeouts;
       for (const t of timers.values()) next = Math.min(next, t.start + t.timeout);
       if (next > target) break;
       this.clock.set(Math.max(next, this.clock.now()));
@@ -232,7 +254,8 @@ export class Simulation {
             this.#violate(`"${r.text}" (key ${r.key}) answered with ${res.id}, which is "${known.text}"`);
           if (!known) this.acked.set(res.id, r);
           if (r.key !== undefined) this.#createdBody.set(r.key, known ?? r);
-          if (!res.created) this.coverage.hit('client: a repeated idempotency key answered with the first id');
+          if (!res.created)
+            this.coverage.hit('client: a repeated idempotency key answered with the first id');
         },
         (err: { code?: string }) => {
           this.#pending.delete(r.text);
@@ -259,15 +282,28 @@ export class Simulation {
 
   // --- faults ---------------------------------------------------------------------------------
 
-  async injectMaster(phone: string, kind: 'disconnect' | 'hang' | 'slow' | 'flaky' | 'logout' | 'no-ack' | 'heal'): Promise<void> {
+  async injectMaster(
+    phone: string,
+    kind: 'disconnect' | 'hang' | 'slow' | 'flaky' | 'logout' | 'no-ack' | 'heal',
+  ): Promise<void> {
     const routable = this.system.balancer.isRoutable(phone);
-    const quiet = this.system.transport(phone) as unknown as { faults?: { mode: string; slowMs: number | null; errorRate: number; noAck: boolean } };
+    const quiet = this.system.transport(phone) as unknown as {
+      faults?: { mode: string; slowMs: number | null; errorRate: number; noAck: boolean };
+    };
     const clean = quiet.faults?.mode === 'ok' && quiet.faults.slowMs === null && quiet.faults.errorRate === 0;
-    this.network.inject(phone, { kind, latencyMs: 800 + Math.floor(this.rng() * 1_500), errorRate: 0.3 + this.rng() * 0.6 });
+    this.network.inject(phone, {
+      kind,
+      latencyMs: 800 + Math.floor(this.rng() * 1_500),
+      errorRate: 0.3 + this.rng() * 0.6,
+    });
     this.coverage.hit(`fault: ${kind}`);
     if (kind === 'hang' && routable && clean) {
       const s = this.system.masterRef(phone)!.getSnapshot();
-      if (s.matches('healthy')) this.#detectBy.set(phone, this.clock.now() + HEALTH.failureThreshold * (HEALTH.intervalMs + HEALTH.timeoutMs) + 50);
+      if (s.matches('healthy'))
+        this.#detectBy.set(
+          phone,
+          this.clock.now() + HEALTH.failureThreshold * (HEALTH.intervalMs + HEALTH.timeoutMs) + 50,
+        );
     } else if (kind === 'heal' || kind === 'disconnect' || kind === 'logout') this.#detectBy.delete(phone);
     if ((kind === 'disconnect' || kind === 'logout') && routable && clean) this.#closeCheck = phone;
     await this.drain();
@@ -279,7 +315,8 @@ export class Simulation {
   /** After a close, the master is out of rotation at once; after a silent hang, within the bound. */
   #checkDetection(): void {
     if (this.#closeCheck) {
-      if (this.system.balancer.isRoutable(this.#closeCheck)) this.#violate(`${this.#closeCheck} still routable after its connection closed`);
+      if (this.system.balancer.isRoutable(this.#closeCheck))
+        this.#violate(`${this.#closeCheck} still routable after its connection closed`);
       this.#closeCheck = null;
     }
     for (const [phone, by] of this.#detectBy) {
@@ -287,7 +324,9 @@ export class Simulation {
         this.#detectBy.delete(phone);
         this.coverage.hit('detection: a silent hang caught by the probes');
       } else if (this.clock.now() > by) {
-        this.#violate(`${phone} hung but still routable after ${HEALTH.failureThreshold} x (interval + timeout)`);
+        this.#violate(
+          `${phone} hung but still routable after ${HEALTH.failureThreshold} x (interval + timeout)`,
+        );
         this.#detectBy.delete(phone);
       }
     }
@@ -309,7 +348,9 @@ export class Simulation {
       return;
     }
     this.fs.fail({ ...rule, path: 'journal-' });
-    this.coverage.hit(`disk: ${rule.code} on ${rule.op}${rule.shortBytes !== undefined ? ' after a short write' : ''}`);
+    this.coverage.hit(
+      `disk: ${rule.code} on ${rule.op}${rule.shortBytes !== undefined ? ' after a short write' : ''}`,
+    );
   }
 
   /**
@@ -356,7 +397,9 @@ export class Simulation {
     this.#detectBy.clear();
     this.#closeCheck = null;
     this.#reconfigure(phones);
-    this.coverage.hit(phones.length === this.phones.length ? 'restart: same masters' : 'restart: masters changed');
+    this.coverage.hit(
+      phones.length === this.phones.length ? 'restart: same masters' : 'restart: masters changed',
+    );
     await this.boot();
   }
 
@@ -388,10 +431,16 @@ export class Simulation {
       for (let i = this.#sendsChecked; i < sends.length; i++) {
         const id = sends[i]!.messageId;
         const n = counts.get(id)!;
-        check(n <= MAX_ATTEMPTS, `${this.#time()} ${id} went on the wire ${n} times (maxAttempts ${MAX_ATTEMPTS})`);
+        check(
+          n <= MAX_ATTEMPTS,
+          `${this.#time()} ${id} went on the wire ${n} times (maxAttempts ${MAX_ATTEMPTS})`,
+        );
         if (n > 1) {
           const m = await system.outbox.find(id);
-          check(m?.history.some((h) => h.status === 'unknown'), `${this.#time()} ${id} sent ${n} times and its history does not say "unknown": ${JSON.stringify(m?.history)}`);
+          check(
+            m?.history.some((h) => h.status === 'unknown'),
+            `${this.#time()} ${id} sent ${n} times and its history does not say "unknown": ${JSON.stringify(m?.history)}`,
+          );
           this.coverage.hit('duplicate: a resend flagged "unknown"');
         }
       }
@@ -405,21 +454,34 @@ export class Simulation {
       const s = ref.getSnapshot();
       const settled = !sup.incidents[phone] && !sup.retries[phone] && store.available;
       if (s.matches('failed') && settled && (sup.failedOver[phone] || s.matches({ failed: 'drained' }))) {
-        check(system.outbox.ownedCount(phone) === 0, `${this.#time()} ${phone} was failed over but still owns ${system.outbox.ownedCount(phone)} messages`);
+        check(
+          system.outbox.ownedCount(phone) === 0,
+          `${this.#time()} ${phone} was failed over but still owns ${system.outbox.ownedCount(phone)} messages`,
+        );
       }
     }
     for (const m of store.map('messages').values()) {
-      if (m.master !== null) check(this.phones.includes(m.master), `${m.id} owned by ${m.master}, not a configured master`);
+      if (m.master !== null)
+        check(this.phones.includes(m.master), `${m.id} owned by ${m.master}, not a configured master`);
     }
     for (const f of store.map('failovers').values()) {
       if (this.#seenIncidents.has(f.id) || (f.status !== 'completed' && f.status !== 'rolledBack')) continue;
       this.#seenIncidents.add(f.id);
-      this.coverage.hit(f.status === 'completed' && f.to === null ? 'incident: no routable backup' : `incident: ${f.status}`);
+      this.coverage.hit(
+        f.status === 'completed' && f.to === null ? 'incident: no routable backup' : `incident: ${f.status}`,
+      );
     }
     // at most one incident per failed master
-    const children = Object.values(system.supervisor.getSnapshot().children) as { getSnapshot(): { context?: { from?: string } } }[];
-    const froms = children.map((c) => c.getSnapshot().context?.from).filter((f): f is string => typeof f === 'string');
-    check(new Set(froms).size === froms.length, `${this.#time()} two incidents at once for one master: ${froms.join(', ')}`);
+    const children = Object.values(system.supervisor.getSnapshot().children) as {
+      getSnapshot(): { context?: { from?: string } };
+    }[];
+    const froms = children
+      .map((c) => c.getSnapshot().context?.from)
+      .filter((f): f is string => typeof f === 'string');
+    check(
+      new Set(froms).size === froms.length,
+      `${this.#time()} two incidents at once for one master: ${froms.join(', ')}`,
+    );
     // 5. while the store is down, memory is exactly what the disk holds (a failover whole or absent)
     if (!store.available) {
       const disk = await Store.open(DIR, { fs: this.fs.image(), lock: false, checkpointer: 'off' });
@@ -434,7 +496,13 @@ export class Simulation {
    * every acknowledged message sent (or failed with a reason), none lost, none sent that was
    * refused, no unflagged duplicate, nothing left waiting.
    */
-  async finish(): Promise<{ acked: number; lost: number; unexpected: number; duplicated: number; failed: number }> {
+  async finish(): Promise<{
+    acked: number;
+    lost: number;
+    unexpected: number;
+    duplicated: number;
+    failed: number;
+  }> {
     this.fs.heal();
     for (const phone of this.phones) this.network.inject(phone, { kind: 'heal' });
     await this.advance(3_000);
@@ -451,8 +519,15 @@ export class Simulation {
       }
       if (m.status === 'failed') {
         failed++;
-        check(/no acknowledgement after \d attempts|not on WhatsApp/.test(m.history.at(-1)?.note ?? ''), `${id} failed without a reason: ${JSON.stringify(m.history)}`);
-      } else check(['sent', 'delivered', 'read'].includes(m.status), `${id} ("${r.text}") ended ${m.status}: ${JSON.stringify(m.history)}`);
+        check(
+          /no acknowledgement after \d attempts|not on WhatsApp/.test(m.history.at(-1)?.note ?? ''),
+          `${id} failed without a reason: ${JSON.stringify(m.history)}`,
+        );
+      } else
+        check(
+          ['sent', 'delivered', 'read'].includes(m.status),
+          `${id} ("${r.text}") ended ${m.status}: ${JSON.stringify(m.history)}`,
+        );
     }
     let unexpected = 0;
     let duplicated = 0;
@@ -467,8 +542,15 @@ export class Simulation {
     check(lost === 0, `lost ${lost} acknowledged messages`);
     check(unexpected === 0, `${unexpected} messages went out that were never acknowledged`);
     check(duplicated === 0, `${duplicated} messages went out twice without "unknown" in their history`);
-    check(this.system.outbox.queueLength === 0, `${this.system.outbox.queueLength} messages still wait in the queue`);
-    for (const phone of this.phones) check(this.system.outbox.ownedCount(phone) === 0, `${phone} still owns ${this.system.outbox.ownedCount(phone)} messages`);
+    check(
+      this.system.outbox.queueLength === 0,
+      `${this.system.outbox.queueLength} messages still wait in the queue`,
+    );
+    for (const phone of this.phones)
+      check(
+        this.system.outbox.ownedCount(phone) === 0,
+        `${phone} still owns ${this.system.outbox.ownedCount(phone)} messages`,
+      );
     return { acked: this.acked.size, lost, unexpected, duplicated, failed };
   }
 

@@ -138,8 +138,11 @@ export class HistoryLog {
     return run;
   }
 
+  /**
+   * The newest line for `id`. It does not wait for appends in progress: a line being written is
+   * not found yet (its message is still in the outbox's memory of recently finished ones).
+   */
   async find(id: string): Promise<MessageRecord | undefined> {
-    await this.#chain;
     const here = this.#current.get(id);
     if (here) return this.#read(this.#n, here[0], here[1], id);
     const hash = hashId(id);

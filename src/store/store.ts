@@ -185,6 +185,8 @@ export class Store {
   #sinceCheckpoint = 0;
   #closed = false;
   readonly #rollWaiters: Waiter[] = [];
+  /** The cut after a failed write, while it runs. */
+  #cut: Promise<void> | null = null;
 
   private constructor(
     dir: string,
@@ -482,12 +484,26 @@ export class Store {
     const error = storeUnavailable(reason, err);
     for (const g of groups) for (const w of g.waiters) w.reject(error);
     for (const w of this.#rollWaiters.splice(0)) w.reject(error);
+    // Cut the segment back to its last durable record now: after a failed fsync the page cache may
+    // still hold the refused record, and a process started on this disk would read it as valid.
+    this.#cut = this.#cutBack().catch(() => undefined);
     this.#retryLater();
   }
 
   #historyFailed(err: unknown): void {
     // The archive ops are durable in the journal; the lines are written again at the next start.
     this.#log?.error({ err }, 'history append failed; the journal keeps those messages');
+  }
+
+  /** Truncates the current segment to what is known to be on disk. */
+  async #cutBack(): Promise<void> {
+    const h = await this.#fs.open(join(this.dir, segmentName(this.#seq)), 'append');
+    try {
+      await h.truncate(this.#durableBytes);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
   }
 
   #retryLater(): void {
@@ -509,16 +525,11 @@ export class Store {
     if (this.#closed || this.#available) return;
     try {
       await this.#checkpointing?.catch(() => undefined);
+      await this.#cut;
       const old = this.#handle;
       this.#handle = null;
       await old?.close().catch(() => undefined);
-      const cut = await this.#fs.open(join(this.dir, segmentName(this.#seq)), 'append');
-      try {
-        await cut.truncate(this.#durableBytes);
-        await cut.sync();
-      } finally {
-        await cut.close();
-      }
+      await this.#cutBack();
       this.#seq++;
       await this.#openSegment();
       const frame = encodeRecord({ n: this.#group + 1, ops: [] });
@@ -606,6 +617,7 @@ export class Store {
     try {
       await this.flushed().catch(() => undefined);
       if (this.#available) await this.compact().catch(() => undefined);
+      else await (this.#cut ?? this.#cutBack()).catch(() => undefined);
       await this.#checkpointing;
     } finally {
       this.#closed = true;

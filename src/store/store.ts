@@ -293,6 +293,20 @@ export class Store {
     return this.history.scrubTexts(before, note);
   }
 
+  /** What the write loop is doing, for diagnostics. */
+  diagnostics() {
+    return {
+      available: this.#available,
+      closed: this.#closed,
+      staged: this.#staged?.ops.length ?? null,
+      writing: this.#writing ? { ops: this.#writing.ops.length, durable: Boolean(this.#writing.durable) } : null,
+      rollWaiters: this.#rollWaiters.length,
+      checkpointing: this.#checkpointing !== null,
+      segment: this.#seq,
+      durableBytes: this.#durableBytes,
+    };
+  }
+
   /** Changes are made that are not on disk yet (a group staged or being written). */
   get committing(): boolean {
     return Boolean(this.#staged?.ops.length) || Boolean(this.#writing && !this.#writing.durable);
@@ -380,7 +394,7 @@ export class Store {
         this.#maybeRoll().then(
           () => {
             this.#writing = null;
-            if (this.#staged) this.#flush();
+            if (this.#staged || this.#rollWaiters.length > 0) this.#flush();
           },
           (err: unknown) => this.#fail(err, null),
         );
@@ -414,7 +428,7 @@ export class Store {
           return;
         }
         this.#writing = null;
-        if (this.#staged) this.#flush();
+        if (this.#staged || this.#rollWaiters.length > 0) this.#flush();
       },
       (err: unknown) => this.#fail(err, group),
     );

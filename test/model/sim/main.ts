@@ -23,6 +23,7 @@ const watchdog = setInterval(() => {
 
 const details = await fc.check(simProperty(coverage, stats), simParameters(1_000));
 const failed = details.failed;
+if (!details.failed && details.numRuns === 0) console.error('nothing ran:', details);
 if (details.failed) {
   const [seed, masters, steps] = details.counterexample ?? [0, 0, []];
   console.error(`FAILED: ${(details.errorInstance as Error | undefined)?.message ?? 'see above'}`);

@@ -48,14 +48,19 @@ function canonical(doc: Record<string, Record<string, unknown> | undefined>): st
 }
 
 /** The first few keys whose values differ between two state documents. */
-function difference(a: Record<string, Record<string, unknown> | undefined>, b: Record<string, Record<string, unknown> | undefined>): string {
+function difference(
+  a: Record<string, Record<string, unknown> | undefined>,
+  b: Record<string, Record<string, unknown> | undefined>,
+): string {
   const out: string[] = [];
   for (const c of new Set([...Object.keys(a), ...Object.keys(b)])) {
     const x = a[c] ?? {};
     const y = b[c] ?? {};
     for (const k of new Set([...Object.keys(x), ...Object.keys(y)])) {
       if (JSON.stringify(x[k]) !== JSON.stringify(y[k]))
-        out.push(`${c}/${k}: memory ${JSON.stringify(x[k])?.slice(0, 400)} disk ${JSON.stringify(y[k])?.slice(0, 400)}`);
+        out.push(
+          `${c}/${k}: memory ${JSON.stringify(x[k])?.slice(0, 400)} disk ${JSON.stringify(y[k])?.slice(0, 400)}`,
+        );
       if (out.length >= 3) return out.join('; ');
     }
   }
@@ -406,7 +411,10 @@ export class Simulation {
       done = true;
     });
     for (let i = 0; i < 200 && !done; i++) await this.advance(100);
-    check(done, `${this.#time()} a clean stop did not finish in 20 s (store available: ${this.store.available}, committing: ${this.store.committing})`);
+    check(
+      done,
+      `${this.#time()} a clean stop did not finish in 20 s: ${JSON.stringify(this.store.diagnostics())}`,
+    );
     await stopping;
     for (const text of this.#pending.keys()) this.indeterminate.add(text);
     this.#pending.clear();
@@ -491,7 +499,10 @@ export class Simulation {
     if (store.available && !store.committing) {
       for (const m of store.map('messages').values()) {
         // owned = still to be sent by that master; a sent message's `master` only says who sent it
-        if (m.master !== null && (m.status === 'assigned' || m.status === 'sending' || m.status === 'unknown'))
+        if (
+          m.master !== null &&
+          (m.status === 'assigned' || m.status === 'sending' || m.status === 'unknown')
+        )
           check(
             this.phones.includes(m.master),
             `${this.#time()} ${m.id} owned by ${m.master}, not a configured master (${m.status}): ${JSON.stringify(m.history)}`,

@@ -142,7 +142,25 @@ export class Simulation {
 
   // --- running the runtime --------------------------------------------------------------------
 
+  /**
+   * Starts a process on the disk. A disk that fails at start-up makes the service refuse to start
+   * (it exits with the error); the operator, or its supervisor, tries again: three times, then the
+   * disk is repaired.
+   */
   async boot(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#boot();
+        return;
+      } catch (err) {
+        if (!/EIO|ENOSPC/.test((err as Error).message)) throw err;
+        this.coverage.hit('start-up: refused while the disk failed');
+        if (attempt >= 3) this.fs.heal();
+      }
+    }
+  }
+
+  async #boot(): Promise<void> {
     const latency = this.fs.latencyMs;
     this.fs.latencyMs = 0; // reading the disk at start-up is not what the slow disk is about
     this.store = await Store.open(DIR, {
@@ -266,30 +284,32 @@ export class Simulation {
     for (const r of requests) {
       this.#pending.set(r.text, r);
       if (r.key !== undefined && !this.keys.has(r.key)) this.keys.set(r.key, r);
-      this.system.send(r).then(
-        (res) => {
-          this.#pending.delete(r.text);
-          const known = this.acked.get(res.id);
-          if (known && (known.to !== r.to || known.text !== r.text))
-            this.#violate(`"${r.text}" (key ${r.key}) answered with ${res.id}, which is "${known.text}"`);
-          if (!known) this.acked.set(res.id, r);
-          if (r.key !== undefined) this.#createdBody.set(r.key, known ?? r);
-          if (!res.created)
-            this.coverage.hit('client: a repeated idempotency key answered with the first id');
-        },
-        (err: { code?: string }) => {
-          this.#pending.delete(r.text);
-          if (err.code === 'SB_ERR_STORE_UNAVAILABLE') {
-            this.refused.add(r.text);
-            this.coverage.hit('client: refused with 503 while the store could not write');
-          } else if (err.code === 'SB_ERR_IDEMPOTENCY_KEY_REUSED') {
-            const created = r.key === undefined ? undefined : this.#createdBody.get(r.key);
-            if (created && created.to === r.to && created.text === r.text)
-              this.#violate(`"${r.text}": 422 for key ${r.key} although the body is the same`);
-            this.coverage.hit('client: idempotency key reused with another body (422)');
-          } else this.#violate(`"${r.text}": unexpected error ${err.code}: ${(err as Error).message}`);
-        },
-      );
+      this.system
+        .send({ to: r.to, text: r.text, ...(r.key === undefined ? {} : { idempotencyKey: r.key }) })
+        .then(
+          (res) => {
+            this.#pending.delete(r.text);
+            const known = this.acked.get(res.id);
+            if (known && (known.to !== r.to || known.text !== r.text))
+              this.#violate(`"${r.text}" (key ${r.key}) answered with ${res.id}, which is "${known.text}"`);
+            if (!known) this.acked.set(res.id, r);
+            if (r.key !== undefined) this.#createdBody.set(r.key, known ?? r);
+            if (!res.created)
+              this.coverage.hit('client: a repeated idempotency key answered with the first id');
+          },
+          (err: { code?: string }) => {
+            this.#pending.delete(r.text);
+            if (err.code === 'SB_ERR_STORE_UNAVAILABLE') {
+              this.refused.add(r.text);
+              this.coverage.hit('client: refused with 503 while the store could not write');
+            } else if (err.code === 'SB_ERR_IDEMPOTENCY_KEY_REUSED') {
+              const created = r.key === undefined ? undefined : this.#createdBody.get(r.key);
+              if (created && created.to === r.to && created.text === r.text)
+                this.#violate(`"${r.text}": 422 for key ${r.key} although the body is the same`);
+              this.coverage.hit('client: idempotency key reused with another body (422)');
+            } else this.#violate(`"${r.text}": unexpected error ${err.code}: ${(err as Error).message}`);
+          },
+        );
     }
   }
 
@@ -420,10 +440,10 @@ export class Simulation {
     this.#pending.clear();
     this.#detectBy.clear();
     this.#closeCheck = null;
-    this.#reconfigure(phones);
     this.coverage.hit(
-      phones.length === this.phones.length ? 'restart: same masters' : 'restart: masters changed',
+      phones.join() === this.phones.join() ? 'restart: same masters' : 'restart: masters changed',
     );
+    this.#reconfigure(phones);
     await this.boot();
   }
 

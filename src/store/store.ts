@@ -187,6 +187,8 @@ export class Store {
   readonly #rollWaiters: Waiter[] = [];
   /** The cut after a failed write, while it runs. */
   #cut: Promise<void> | null = null;
+  /** A recovery attempt in progress (close() waits for it). */
+  #recovering: Promise<void> | null = null;
 
   private constructor(
     dir: string,
@@ -299,7 +301,9 @@ export class Store {
       available: this.#available,
       closed: this.#closed,
       staged: this.#staged?.ops.length ?? null,
-      writing: this.#writing ? { ops: this.#writing.ops.length, durable: Boolean(this.#writing.durable) } : null,
+      writing: this.#writing
+        ? { ops: this.#writing.ops.length, durable: Boolean(this.#writing.durable) }
+        : null,
       rollWaiters: this.#rollWaiters.length,
       checkpointing: this.#checkpointing !== null,
       segment: this.#seq,
@@ -537,28 +541,53 @@ export class Store {
    */
   async #tryRecover(): Promise<void> {
     if (this.#closed || this.#available) return;
+    const run = this.#recover();
+    this.#recovering = run;
+    await run;
+    this.#recovering = null;
+  }
+
+  async #recover(): Promise<void> {
+    // Every await may see close(): a closed store must not write (another process may own the dir now).
+    const closed = () => this.#closed;
     try {
       await this.#checkpointing?.catch(() => undefined);
       await this.#cut;
+      if (closed()) return;
       const old = this.#handle;
       this.#handle = null;
       await old?.close().catch(() => undefined);
       await this.#cutBack();
-      this.#seq++;
-      await this.#openSegment();
-      const frame = encodeRecord({ n: this.#group + 1, ops: [] });
-      await writeAll(this.#handle!, frame);
-      await this.#handle!.sync();
-      this.#durableBytes = frame.length;
+      if (closed()) return;
+      // A fresh segment: the old one saw a failed write and is never written again. 'truncate': a
+      // failed earlier attempt may have left part of a record in it.
+      const next = this.#seq + 1;
+      const handle = await this.#fs.open(join(this.dir, segmentName(next)), 'truncate');
+      try {
+        await this.#fs.syncDir(this.dir);
+        const frame = encodeRecord({ n: this.#group + 1, ops: [] });
+        if (closed()) throw new Error('closed');
+        await writeAll(handle, frame);
+        await handle.sync();
+        this.#seq = next;
+        this.#handle = handle;
+        this.#durableBytes = frame.length;
+      } catch (err) {
+        await handle.close().catch(() => undefined);
+        throw err;
+      }
       const loaded = await loadState(this.#fs, this.dir);
+      if (closed()) return;
       await this.history.append(await missingLines(this.history, loaded.archived));
       this.#state = loaded.state;
       this.#group = loaded.group;
     } catch (err) {
+      if (this.#closed) return;
       this.#log?.warn({ err: describe(err) }, 'store test write failed; retrying');
       this.#retryLater();
       return;
     }
+    if (this.#closed) return;
     const reason = this.#reason ?? '';
     this.#available = true;
     this.#reason = null;
@@ -635,6 +664,7 @@ export class Store {
       await this.#checkpointing;
     } finally {
       this.#closed = true;
+      await this.#recovering;
       if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
       if (this.#checkpointTimer !== undefined) this.#clock.clearTimeout(this.#checkpointTimer);
       await this.#handle?.close().catch(() => undefined);

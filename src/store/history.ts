@@ -104,7 +104,13 @@ export class HistoryLog {
     const run = this.#chain.then(async () => {
       for (const m of records) {
         const line = Buffer.from(`${JSON.stringify(m)}\n`, 'utf8');
-        await writeAll(this.#handle!, line);
+        try {
+          await writeAll(this.#handle!, line);
+        } catch (err) {
+          // Part of the line may be in the file: cut it, so the next line starts where the index says.
+          await this.#handle!.truncate(this.#size).catch(() => undefined);
+          throw err;
+        }
         this.#current.set(m.id, [this.#size, line.length - 1, m.status]);
         this.#size += line.length;
         const at = m.finishedAt ?? m.createdAt;

@@ -189,6 +189,8 @@ export class Store {
   #cut: Promise<void> | null = null;
   /** A recovery attempt in progress (close() waits for it). */
   #recovering: Promise<void> | null = null;
+  /** Archived messages whose history lines failed to be written: no segment goes before they are. */
+  #unwrittenHistory: MessageRecord[] = [];
 
   private constructor(
     dir: string,
@@ -420,8 +422,16 @@ export class Store {
         this.stats.totalCommitMs += ms;
         this.#sinceCheckpoint += frame.length;
         // History lines follow their durable archive op; the journal is their safety net.
-        if (group.archived.length > 0)
-          void this.history.append(group.archived).catch((err: unknown) => this.#historyFailed(err));
+        if (group.archived.length > 0) {
+          if (this.#unwrittenHistory.length > 0) {
+            // a newer line for the same message supersedes an unwritten older one
+            const newer = new Set(group.archived.map((m) => m.id));
+            this.#unwrittenHistory = this.#unwrittenHistory.filter((m) => !newer.has(m.id));
+          }
+          void this.history
+            .append(group.archived)
+            .catch((err: unknown) => this.#historyFailed(err, group.archived));
+        }
         group.durable = true;
         for (const w of group.waiters) w.resolve();
         this.#emit({ type: 'committed', ms, bytes: frame.length, ops: group.ops.length });
@@ -508,9 +518,14 @@ export class Store {
     this.#retryLater();
   }
 
-  #historyFailed(err: unknown): void {
-    // The archive ops are durable in the journal; the lines are written again at the next start.
-    this.#log?.error({ err }, 'history append failed; the journal keeps those messages');
+  #historyFailed(err: unknown, records: readonly MessageRecord[]): void {
+    // The archive ops are durable in the journal, which keeps its segments until these lines are
+    // written (see checkpoint()); a restart writes them from the journal too.
+    this.#unwrittenHistory.push(...records);
+    this.#log?.error(
+      { err, messages: records.length },
+      'history append failed; the journal keeps those messages',
+    );
   }
 
   /** Truncates the current segment to what is known to be on disk. */
@@ -611,6 +626,12 @@ export class Store {
         this.#options.checkpointer === 'inline'
           ? await writeCheckpoint(this.#fs, this.dir, upTo)
           : await runCheckpointWorker(this.dir, upTo, this.#options.fsync ?? true);
+      // The segments about to go are the only durable copy of archived messages whose lines failed.
+      if (this.#unwrittenHistory.length > 0) {
+        const lines = this.#unwrittenHistory;
+        await this.history.append(lines);
+        this.#unwrittenHistory = this.#unwrittenHistory.slice(lines.length);
+      }
       await this.history.sync();
       await this.history.maybeRotate(this.#clock.now());
       await removeSegmentsBefore(this.#fs, this.dir, upTo);

@@ -622,17 +622,19 @@ export class Store {
     const started = performance.now();
     this.#sinceCheckpoint = 0;
     const run = (async () => {
-      const result =
-        this.#options.checkpointer === 'inline'
-          ? await writeCheckpoint(this.#fs, this.dir, upTo)
-          : await runCheckpointWorker(this.dir, upTo, this.#options.fsync ?? true);
-      // The segments about to go are the only durable copy of archived messages whose lines failed.
+      // The checkpoint supersedes the segments it folds, and they are the durable copy of the history
+      // lines their archive ops wrote: those lines must be on disk before the checkpoint is, including
+      // any whose write failed.
       if (this.#unwrittenHistory.length > 0) {
         const lines = this.#unwrittenHistory;
         await this.history.append(lines);
         this.#unwrittenHistory = this.#unwrittenHistory.slice(lines.length);
       }
       await this.history.sync();
+      const result =
+        this.#options.checkpointer === 'inline'
+          ? await writeCheckpoint(this.#fs, this.dir, upTo)
+          : await runCheckpointWorker(this.dir, upTo, this.#options.fsync ?? true);
       await this.history.maybeRotate(this.#clock.now());
       await removeSegmentsBefore(this.#fs, this.dir, upTo);
       this.#checkpointNext = upTo;

@@ -580,13 +580,16 @@ export class Store {
       const handle = await this.#fs.open(join(this.dir, segmentName(next)), 'truncate');
       try {
         await this.#fs.syncDir(this.dir);
-        const frame = encodeRecord({ n: this.#group + 1, ops: [] });
+        const n = this.#group + 1;
+        const frame = encodeRecord({ n, ops: [] });
         if (closed()) throw new Error('closed');
         await writeAll(handle, frame);
         await handle.sync();
+        // The test record is on disk: whatever fails next, the next record must follow it.
         this.#seq = next;
         this.#handle = handle;
         this.#durableBytes = frame.length;
+        this.#group = n;
       } catch (err) {
         await handle.close().catch(() => undefined);
         throw err;

@@ -574,6 +574,7 @@ export class Simulation {
   }> {
     this.fs.heal();
     for (const phone of this.phones) this.network.inject(phone, { kind: 'heal' });
+    this.#detectBy.clear(); // healed: nothing left to detect
     await this.advance(3_000);
     for (const phone of this.phones) this.system.manualReset(phone);
     await this.advance(60_000);

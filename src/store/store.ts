@@ -308,6 +308,8 @@ export class Store {
         : null,
       rollWaiters: this.#rollWaiters.length,
       checkpointing: this.#checkpointing !== null,
+      recovering: this.#recovering !== null,
+      retryArmed: this.#retryTimer !== undefined,
       segment: this.#seq,
       durableBytes: this.#durableBytes,
     };
@@ -574,6 +576,10 @@ export class Store {
       await old?.close().catch(() => undefined);
       await this.#cutBack();
       if (closed()) return;
+      // Room for real commits, not just a tiny test record: a nearly full disk would otherwise flap
+      // between "recovered" and the next failed commit, leaving a new segment each time.
+      await probeWrite(this.#fs, this.dir);
+      if (closed()) return;
       // A fresh segment: the old one saw a failed write and is never written again. 'truncate': a
       // failed earlier attempt may have left part of a record in it.
       const next = this.#seq + 1;
@@ -707,6 +713,19 @@ export class Store {
     if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
     if (this.#checkpointTimer !== undefined) this.#clock.clearTimeout(this.#checkpointTimer);
     this.#lock?.release();
+  }
+}
+
+/** Writes, fsyncs and deletes 64 KiB: the disk takes writes again. */
+async function probeWrite(fs: FileSystem, dir: string): Promise<void> {
+  const file = join(dir, '.store-probe');
+  const handle = await fs.open(file, 'truncate');
+  try {
+    await writeAll(handle, Buffer.alloc(64 * 1024));
+    await handle.sync();
+  } finally {
+    await handle.close();
+    await fs.unlink(file).catch(() => undefined);
   }
 }
 

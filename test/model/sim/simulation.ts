@@ -422,18 +422,22 @@ export class Simulation {
   /** A clean stop (SIGTERM) and a start with `phones` as the masters (added or removed ones). */
   async restart(phones = this.phones): Promise<void> {
     for (const d of this.#detach.splice(0)) d();
+    let phase = 'system.stop';
     const stopping = (async () => {
       await this.system.stop(0);
+      phase = 'store.close';
       await this.store.close();
+      phase = 'closed';
     })();
     let done = false;
     void stopping.finally(() => {
       done = true;
     });
-    for (let i = 0; i < 200 && !done; i++) await this.advance(100);
+    // (a checkpoint at close on a slow disk reads every segment: give it two minutes)
+    for (let i = 0; i < 1_200 && !done; i++) await this.advance(100);
     check(
       done,
-      `${this.#time()} a clean stop did not finish in 20 s: ${JSON.stringify(this.store.diagnostics())}`,
+      `${this.#time()} a clean stop did not finish in 120 s (${phase}): ${JSON.stringify(this.store.diagnostics())} clock ${JSON.stringify({ flushing: (this.clock as unknown as { _flushing: boolean })._flushing, timers: (this.clock as unknown as { timeouts: Map<number, unknown> }).timeouts.size })}`,
     );
     await stopping;
     for (const text of this.#pending.keys()) this.indeterminate.add(text);

@@ -112,6 +112,8 @@ export class Simulation {
   readonly keys = new Map<string, Request>();
   /** Archived messages already found in the history files (no need to look again until a crash). */
   readonly #confirmed = new Set<string>();
+  /** Bumped at every crash and restart: which process an answer comes from. */
+  #life = 0;
   readonly #seenIncidents = new Set<string>();
   readonly violations: string[] = [];
   #sendsChecked = 0;
@@ -281,6 +283,8 @@ export class Simulation {
 
   /** Sends messages like an HTTP client would; answers are recorded as they come. */
   accept(requests: Request[]): void {
+    // An answer from a process that has since crashed or stopped never reaches the client.
+    const life = this.#life;
     for (const r of requests) {
       this.#pending.set(r.text, r);
       if (r.key !== undefined && !this.keys.has(r.key)) this.keys.set(r.key, r);
@@ -288,6 +292,7 @@ export class Simulation {
         .send({ to: r.to, text: r.text, ...(r.key === undefined ? {} : { idempotencyKey: r.key }) })
         .then(
           (res) => {
+            if (life !== this.#life) return;
             this.#pending.delete(r.text);
             const known = this.acked.get(res.id);
             if (known && (known.to !== r.to || known.text !== r.text))
@@ -298,6 +303,7 @@ export class Simulation {
               this.coverage.hit('client: a repeated idempotency key answered with the first id');
           },
           (err: { code?: string }) => {
+            if (life !== this.#life) return;
             this.#pending.delete(r.text);
             if (err.code === 'SB_ERR_STORE_UNAVAILABLE') {
               this.refused.add(r.text);
@@ -401,6 +407,7 @@ export class Simulation {
     if (this.store.committing) this.coverage.hit('crash: while a commit was on its way to disk');
     for (const text of this.#pending.keys()) this.indeterminate.add(text);
     this.#pending.clear();
+    this.#life++;
     for (const d of this.#detach.splice(0)) d();
     this.system.halt();
     this.store.halt();
@@ -421,6 +428,7 @@ export class Simulation {
 
   /** A clean stop (SIGTERM) and a start with `phones` as the masters (added or removed ones). */
   async restart(phones = this.phones): Promise<void> {
+    this.#life++;
     for (const d of this.#detach.splice(0)) d();
     let phase = 'system.stop';
     const stopping = (async () => {
@@ -604,17 +612,25 @@ export class Simulation {
         );
     }
     let unexpected = 0;
+    const details: string[] = [];
     let duplicated = 0;
     const counts = new Map<string, number>();
     for (const s of this.network.sends) counts.set(s.messageId, (counts.get(s.messageId) ?? 0) + 1);
     for (const [id, n] of counts) {
       const m: MessageRecord | undefined = await this.system.outbox.find(id);
-      if (!this.acked.has(id) && !(m && this.indeterminate.has(m.text ?? ''))) unexpected++;
-      if (m && this.refused.has(m.text ?? '') && !this.acked.has(id)) unexpected++;
+      const why = (what: string) => {
+        unexpected++;
+        details.push(`${id} "${m?.text}" ${what}: ${JSON.stringify(m?.history)}`);
+      };
+      if (!this.acked.has(id) && !(m && this.indeterminate.has(m.text ?? ''))) why('never acknowledged');
+      else if (m && this.refused.has(m.text ?? '') && !this.acked.has(id)) why('refused with 503');
       if (n > 1 && !m?.history.some((h) => h.status === 'unknown')) duplicated++;
     }
     check(lost === 0, `lost ${lost} acknowledged messages`);
-    check(unexpected === 0, `${unexpected} messages went out that were never acknowledged`);
+    check(
+      unexpected === 0,
+      `${unexpected} messages went out that were never acknowledged: ${details.join('; ')}`,
+    );
     check(duplicated === 0, `${duplicated} messages went out twice without "unknown" in their history`);
     check(
       this.system.outbox.queueLength === 0,

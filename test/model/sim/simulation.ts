@@ -112,6 +112,7 @@ export class Simulation {
   readonly keys = new Map<string, Request>();
   /** Archived messages already found in the history files (no need to look again until a crash). */
   readonly #confirmed = new Set<string>();
+  readonly #issued = new Set<string>();
   /** Bumped at every crash and restart: which process an answer comes from. */
   #life = 0;
   readonly #seenIncidents = new Set<string>();
@@ -286,6 +287,9 @@ export class Simulation {
     // An answer from a process that has since crashed or stopped never reaches the client.
     const life = this.#life;
     for (const r of requests) {
+      // A repeat (same key and body) refused says nothing of the first request with that text.
+      const repeat = this.#issued.has(r.text);
+      this.#issued.add(r.text);
       this.#pending.set(r.text, r);
       if (r.key !== undefined && !this.keys.has(r.key)) this.keys.set(r.key, r);
       this.system
@@ -306,7 +310,7 @@ export class Simulation {
             if (life !== this.#life) return;
             this.#pending.delete(r.text);
             if (err.code === 'SB_ERR_STORE_UNAVAILABLE') {
-              this.refused.add(r.text);
+              if (!repeat) this.refused.add(r.text);
               this.coverage.hit('client: refused with 503 while the store could not write');
             } else if (err.code === 'SB_ERR_IDEMPOTENCY_KEY_REUSED') {
               const created = r.key === undefined ? undefined : this.#createdBody.get(r.key);

@@ -5,6 +5,7 @@
 // costs what it assigns plus the masters it checks, not the length of the queue.
 import type { Logger } from '../src/logger.ts';
 import type { Outbox } from '../src/outbox.ts';
+import type { MessageRecord } from '../src/store/schema.ts';
 import type { Clock } from './clock.ts';
 
 export interface Router {
@@ -15,6 +16,8 @@ export interface Router {
   /** The master could take a message now. */
   eligible(phone: string): boolean;
   isRoutable(phone: string): boolean;
+  /** Some master other than `phone` is routable. */
+  othersRoutable(phone: string): boolean;
   /** Some master could take a message now. */
   anyEligible(): boolean;
 }
@@ -33,10 +36,8 @@ export class Assigner {
   readonly #ready = new Set<string>();
   /** master -> recipients waiting for that master to have room. */
   readonly #parked = new Map<string, Set<string>>();
-  /** Recipients whose message avoids the only master that could take it: look again later. */
+  /** Recipients whose message avoids the only master that could take it now: look again later. */
   readonly #deferred = new Set<string>();
-  /** Message id -> the master it should avoid next (it refused it or never acknowledged it). */
-  readonly #avoid = new Map<string, string>();
   #timer: unknown;
   #scheduled = false;
   #stopped = false;
@@ -61,11 +62,6 @@ export class Assigner {
     for (const set of this.#parked.values()) if (set.has(to)) return;
     this.#ready.add(to);
     this.schedule();
-  }
-
-  /** The next assignment of message `id` should avoid `master`. */
-  avoid(id: string, master: string): void {
-    this.#avoid.set(id, master);
   }
 
   /** Stops assigning (the store cannot write) or starts again. */
@@ -114,10 +110,12 @@ export class Assigner {
         this.#ready.delete(to);
         continue;
       }
-      const avoid = this.#avoid.get(head.id);
+      let avoid = lastAttempt(head);
+      // A resend prefers another master; only when no other master is routable at all does it
+      // go back to the one it avoids (a one-master fleet must still send).
+      if (avoid !== undefined && !router.othersRoutable(avoid)) avoid = undefined;
       const phone = router.select(to, avoid);
       if (phone !== null) {
-        this.#avoid.delete(head.id);
         outbox.assign(head.id, phone).catch(() => undefined); // the pass's batch reports a failed write
         // Round robin between recipients: this one goes to the back of the line.
         this.#ready.delete(to);
@@ -139,12 +137,7 @@ export class Assigner {
     if (this.#timer !== undefined || this.#stopped) return;
     this.#timer = this.deps.clock.setTimeout(() => {
       this.#timer = undefined;
-      // A resend prefers another master, for one retry period; after that any master will do.
-      for (const to of this.#deferred) {
-        const head = this.deps.outbox.head(to);
-        if (head) this.#avoid.delete(head.id);
-        this.#ready.add(to);
-      }
+      for (const to of this.#deferred) this.#ready.add(to);
       this.#deferred.clear();
       this.run();
     }, this.deps.retryMs ?? 250);
@@ -162,6 +155,19 @@ export class Assigner {
     if (this.#timer !== undefined) this.deps.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
   }
+}
+
+/**
+ * The master a message last went out on (or was about to), if it is being sent again: a resend
+ * avoids it. Read from the message's own history, so it survives a restart.
+ */
+function lastAttempt(m: MessageRecord): string | undefined {
+  if (m.attempts === 0) return undefined;
+  for (let i = m.history.length - 1; i >= 0; i--) {
+    const h = m.history[i]!;
+    if (h.status === 'sending') return h.master;
+  }
+  return undefined;
 }
 
 function setOf(map: Map<string, Set<string>>, key: string): Set<string> {

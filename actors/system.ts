@@ -171,6 +171,8 @@ export class SwitchboardSystem {
         waitingFor: (to) => this.balancer.waitingFor(to),
         eligible: (phone) => this.balancer.eligible(phone),
         isRoutable: (phone) => this.balancer.isRoutable(phone),
+        othersRoutable: (phone) =>
+          this.masterPhones().some((p) => p !== phone && this.balancer.isRoutable(p)),
         anyEligible: () => this.balancer.hasCapacity(),
       },
     });
@@ -234,10 +236,9 @@ export class SwitchboardSystem {
         sendTimeoutMs: this.config.dispatch.sendTimeoutMs,
         maxInFlight: this.config.dispatch.maxInFlight,
         log: this.log.child({ master: phone, actor: 'dispatcher' }),
-        onOutcome: (m, outcome, latencyMs) => {
+        // (A resend avoids this master: the assigner reads that from the message's history.)
+        onOutcome: (_m, outcome, latencyMs) => {
           this.balancer.observe(phone, outcome === 'sent' ? 'sent' : 'failed', latencyMs);
-          // A resend prefers another master than the one that refused it or left it unacknowledged.
-          if (outcome !== 'sent') this.assigner.avoid(m.id, phone);
         },
       });
       this.dispatchers.set(phone, dispatcher);

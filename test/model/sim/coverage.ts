@@ -41,6 +41,7 @@ export const EXPECTED = [
   'client: a repeated idempotency key answered with the first id',
   'client: idempotency key reused with another body (422)',
   'duplicate: a resend flagged "unknown"',
+  'resend: on another master',
   'detection: a silent hang caught by the probes',
   'race: a reconnect finished while its failover was running',
   'race: a backup failed mid-incident',

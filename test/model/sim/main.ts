@@ -19,6 +19,8 @@ const watchdog = setInterval(() => {
     process.exit(3);
   }
   last = now;
+  if (process.env.SIM_PROGRESS)
+    console.error(`... ${stats.runs} runs, ${Math.round((performance.now() - started) / 1000)} s`);
 }, 10_000);
 
 const details = await fc.check(simProperty(coverage, stats), simParameters(1_000));

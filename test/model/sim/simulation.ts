@@ -202,6 +202,15 @@ export class Simulation {
         if (m.status === 'assigned' && (c.previous === 'queued' || c.previous === 'unknown') && m.master) {
           if (!system.balancer.isRoutable(m.master))
             this.#violate(`${m.id} assigned to ${m.master}, which is not routable`);
+          // A resend prefers another master: back on the one it last went out on only if none other
+          // could take it (eligibility only falls during a pass, so "eligible now" was eligible then).
+          const sendings = m.history.filter((h) => h.status === 'sending');
+          const last = sendings.at(-1)?.master;
+          if (last === m.master) {
+            const other = this.phones.find((p) => p !== m.master && system.balancer.eligible(p));
+            if (other) this.#violate(`${m.id} sent again on ${m.master} although ${other} could take it`);
+            else this.coverage.hit('resend: back on the same master, no other could take it');
+          } else if (last !== undefined) this.coverage.hit('resend: on another master');
         }
         if (m.status === 'sending') coverage.pendingSending.add(m.id);
         if (m.history.at(-1)?.note?.includes('after the message moved'))

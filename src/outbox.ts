@@ -119,6 +119,7 @@ export class Outbox {
   /** Recently finished messages, oldest first: listings show them without reading history files. */
   readonly #recent = new Map<string, MessageRecord>();
   readonly #listeners = new Set<(change: OutboxChange) => void>();
+  readonly #hooks = new Set<(tx: Transaction, message: MessageRecord, previous: MessageStatus | null) => void>();
   #events: OutboxChange[] = [];
   #depth = 0;
   #broken = false;
@@ -288,7 +289,7 @@ export class Outbox {
       ...(key === undefined ? {} : { idempotencyKey: key }),
     };
     return this.batch((tx) => {
-      this.#put(tx, undefined, m);
+      this.#replace(tx, undefined, m);
       if (key !== undefined) tx.put('idempotency', key, { id, at: now, hash });
       this.#housekeep(tx, now);
       return { id, status: m.status, created: true };
@@ -615,23 +616,33 @@ export class Outbox {
       const oldest = this.#recent.keys().next().value;
       if (oldest !== undefined) this.#recent.delete(oldest);
     }
-    this.#events.push({ type: 'status', message: m, previous: before?.status ?? null });
+    this.#transition(tx, m, before?.status ?? null);
     if (before?.master && before.status !== 'sent') this.#ownedChanged(before.master);
-  }
-
-  #put(tx: Transaction, before: MessageRecord | undefined, after: MessageRecord): void {
-    this.#replace(tx, before, after);
   }
 
   #replace(tx: Transaction, before: MessageRecord | undefined, after: MessageRecord): void {
     if (before) this.#unindex(before);
     tx.put('messages', after.id, after);
     this.#index(after);
-    if (before?.status !== after.status)
-      this.#events.push({ type: 'status', message: after, previous: before?.status ?? null });
+    if (before?.status !== after.status) this.#transition(tx, after, before?.status ?? null);
     if (isQueued(after) && !(before && isQueued(before))) this.#events.push({ type: 'queued', to: after.to });
     const owners = new Set([before?.master, after.master]);
     for (const o of owners) if (o) this.#ownedChanged(o);
+  }
+
+  /** A status change: hooks record what must commit with it (webhook events), listeners hear of it after. */
+  #transition(tx: Transaction, message: MessageRecord, previous: MessageStatus | null): void {
+    for (const hook of this.#hooks) hook(tx, message, previous);
+    this.#events.push({ type: 'status', message, previous });
+  }
+
+  /**
+   * Runs inside the transaction of every status change, so what it writes commits with the change
+   * or not at all (webhook events: "a change is never committed without its event").
+   */
+  onTransition(hook: (tx: Transaction, message: MessageRecord, previous: MessageStatus | null) => void): () => void {
+    this.#hooks.add(hook);
+    return () => this.#hooks.delete(hook);
   }
 
   #ownedChanged(master: string): void {

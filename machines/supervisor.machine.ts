@@ -35,6 +35,10 @@ export interface SupervisorContext {
   down: Record<string, true>;
   /** Rolled-back incidents in a row per master: the backoff of the next retry. */
   retries: Record<string, number>;
+  /** Masters that failed again while their incident still ran, with the reason: one more incident follows. */
+  failedAgain: Record<string, string>;
+  /** Masters that were routable again at some point while their incident ran. */
+  upDuring: Record<string, true>;
   nextIncident: number;
 }
 
@@ -46,7 +50,7 @@ export function failoverRetryDelay(retries: number): number {
 export type SupervisorEvent =
   | MasterEmitted
   | { type: 'failover.execute'; from: string; to?: string; reason?: string }
-  | { type: 'failover.retry'; phone: string }
+  | { type: 'failover.retry'; phone: string; reason?: string }
   | { type: 'master.reset'; phone: string }
   | { type: 'master.add'; master: SupervisorMasterInput }
   | { type: 'master.remove'; phone: string };
@@ -61,10 +65,15 @@ export const supervisorMachine = setup({
   guards: {
     noIncidentYet: ({ context, event }) =>
       event.type === 'master.failed' && !context.incidents[event.phone] && !context.failedOver[event.phone],
+    /** It fails again while its incident still runs, after taking traffic in between (it recovered). */
+    failedAgainDuringIncident: ({ context, event }) =>
+      event.type === 'master.failed' &&
+      Boolean(context.incidents[event.phone]) &&
+      Boolean(context.upDuring[event.phone]),
     /** Still down and no incident running: the rolled-back failover runs again. */
+    // (`down` is only ever set from a master's own facts, so it names a master the supervisor has.)
     retryDue: ({ context, event }) =>
       event.type === 'failover.retry' &&
-      Boolean(context.masters[event.phone]) &&
       Boolean(context.down[event.phone]) &&
       !context.incidents[event.phone],
     knownMaster: ({ context, event }) =>
@@ -92,7 +101,8 @@ export const supervisorMachine = setup({
         event.type === 'master.failed'
           ? event.reason
           : event.type === 'failover.retry'
-            ? `retry after a rolled-back failover (attempt ${(context.retries[from] ?? 0) + 1})`
+            ? (event.reason ??
+              `retry after a rolled-back failover (attempt ${(context.retries[from] ?? 0) + 1})`)
             : (event.reason ?? 'manual failover');
       const id = `fo-${context.nextIncident}`;
       spawn('failover', {
@@ -146,6 +156,21 @@ export const supervisorMachine = setup({
       if (!incident) return;
       const { [incident.from]: _, ...rest } = context.incidents;
       const output = (event as unknown as { output?: FailoverOutput }).output;
+      const failedAgain = context.failedAgain[incident.from];
+      const { [incident.from]: ____, ...upDuring } = context.upDuring;
+      enqueue.assign({ upDuring });
+      if (failedAgain) {
+        // It failed again while this incident ran (it had recovered and taken new work meanwhile):
+        // that failure gets its own incident now.
+        const { [incident.from]: ___, ...others } = context.failedAgain;
+        enqueue.assign({ failedAgain: others });
+        enqueue(
+          raise(
+            { type: 'failover.retry', phone: incident.from, reason: failedAgain },
+            { id: `failover.retry:${incident.from}` },
+          ),
+        );
+      }
       if (output?.status === 'rolledBack') {
         const retries = (context.retries[incident.from] ?? 0) + 1;
         enqueue.assign({ incidents: rest, retries: { ...context.retries, [incident.from]: retries } });
@@ -159,6 +184,18 @@ export const supervisorMachine = setup({
         const { [incident.from]: __, ...retries } = context.retries;
         enqueue.assign({ incidents: rest, retries });
       }
+    }),
+    noteUpDuringIncident: assign({
+      upDuring: ({ context, event }) =>
+        'phone' in event && context.incidents[event.phone]
+          ? { ...context.upDuring, [event.phone]: true as const }
+          : context.upDuring,
+    }),
+    rememberFailure: assign({
+      failedAgain: ({ context, event }) =>
+        event.type === 'master.failed'
+          ? { ...context.failedAgain, [event.phone]: event.reason }
+          : context.failedAgain,
     }),
     forgetFailure: assign({
       failedOver: ({ context, event }) => {
@@ -200,16 +237,19 @@ export const supervisorMachine = setup({
     failedOver: {},
     down: {},
     retries: {},
+    failedAgain: {},
+    upDuring: {},
     nextIncident: input.firstIncident ?? 1,
   }),
   on: {
     'master.failed': [
       { guard: 'noIncidentYet', actions: ['markDown', 'startIncident'] },
+      { guard: 'failedAgainDuringIncident', actions: ['markDown', 'rememberFailure'] },
       { actions: 'markDown' },
     ],
-    'master.healthy': { actions: ['markDown', 'forgetFailure'] },
-    'master.recovered': { actions: ['markDown', 'forgetFailure'] },
-    'master.degraded': { actions: 'markDown' },
+    'master.healthy': { actions: ['markDown', 'forgetFailure', 'noteUpDuringIncident'] },
+    'master.recovered': { actions: ['markDown', 'forgetFailure', 'noteUpDuringIncident'] },
+    'master.degraded': { actions: ['markDown', 'noteUpDuringIncident'] },
     'master.recovering': { actions: 'markDown' },
     'master.exhausted': { actions: 'markDown' },
     'failover.execute': { guard: 'knownMaster', actions: ['startIncident', 'drainSource'] },

@@ -119,7 +119,9 @@ export class Outbox {
   /** Recently finished messages, oldest first: listings show them without reading history files. */
   readonly #recent = new Map<string, MessageRecord>();
   readonly #listeners = new Set<(change: OutboxChange) => void>();
-  readonly #hooks = new Set<(tx: Transaction, message: MessageRecord, previous: MessageStatus | null) => void>();
+  readonly #hooks = new Set<
+    (tx: Transaction, message: MessageRecord, previous: MessageStatus | null) => void
+  >();
   #events: OutboxChange[] = [];
   #depth = 0;
   #broken = false;
@@ -640,7 +642,9 @@ export class Outbox {
    * Runs inside the transaction of every status change, so what it writes commits with the change
    * or not at all (webhook events: "a change is never committed without its event").
    */
-  onTransition(hook: (tx: Transaction, message: MessageRecord, previous: MessageStatus | null) => void): () => void {
+  onTransition(
+    hook: (tx: Transaction, message: MessageRecord, previous: MessageStatus | null) => void,
+  ): () => void {
     this.#hooks.add(hook);
     return () => this.#hooks.delete(hook);
   }

@@ -165,4 +165,28 @@ describe('supervisor', () => {
     await new Promise((r) => setImmediate(r));
     expect(started).toEqual(['fo-7', 'fo-8', 'fo-9']);
   });
+
+  it('a master that recovers and fails again while its incident still runs gets a second incident when the first ends', async () => {
+    // (found by the whole-system simulation: the new work it took while up stayed on it)
+    const { actor, started, release } = supervisor();
+    actor.send({ type: 'master.failed', phone: '+1', reason: 'first', permanent: false });
+    actor.send({ type: 'master.recovered', phone: '+1' });
+    actor.send({ type: 'master.failed', phone: '+1', reason: 'second', permanent: false });
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual(['fo-7']); // one at a time
+    release();
+    await waitFor(actor, (s) => started.length === 2 && Object.keys(s.context.incidents).length === 0);
+    expect(started).toEqual(['fo-7', 'fo-8']);
+  });
+
+  it('a master that fails again without having recovered in between does not get a second incident', async () => {
+    const { actor, started, release } = supervisor();
+    actor.send({ type: 'master.failed', phone: '+1', reason: 'first', permanent: false });
+    actor.send({ type: 'master.recovering', phone: '+1', attempt: 2 });
+    actor.send({ type: 'master.failed', phone: '+1', reason: 'reconnect failed', permanent: false });
+    release();
+    await waitFor(actor, (s) => Object.keys(s.context.incidents).length === 0);
+    await new Promise((r) => setImmediate(r));
+    expect(started).toEqual(['fo-7']);
+  });
 });

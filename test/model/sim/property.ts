@@ -15,7 +15,7 @@ export interface SimStats {
 }
 
 /** What the running simulation is doing (for a watchdog outside it). */
-export const progress = { run: 0, step: 0, what: '' };
+export const progress = { run: 0, step: 0, what: '', failed: false };
 
 export function simProperty(coverage: Coverage, stats: SimStats) {
   return fc.asyncProperty(
@@ -46,6 +46,11 @@ export function simProperty(coverage: Coverage, stats: SimStats) {
           .map((c, i) => `  ${step - Math.min(step, 12) + i + 1}. ${describe(c)}`);
         (err as Error).message =
           `seed ${seed}, ${masters} masters, step ${step}/${commands.length}: ${(err as Error).message}\n last steps:\n${trail.join('\n')}`;
+        // The first failure, before fast-check spends minutes shrinking it (SIM_PROGRESS=1).
+        if (process.env.SIM_PROGRESS && !progress.failed) {
+          progress.failed = true;
+          console.error(`first failure (shrinking now): ${(err as Error).message}`);
+        }
         throw err;
       } finally {
         await sim.close();

@@ -15,11 +15,12 @@ import { type AcceptResult, Outbox, type OutboxChange } from '../src/outbox.ts';
 import type { FailoverRecord } from '../src/store/schema.ts';
 import type { Store, StoreEvent } from '../src/store/store.ts';
 import { Assigner } from './assigner.ts';
-import { type Balancer, createBalancer } from './balancer.actor.ts';
+import { type Balancer, type BalancerActor, createBalancer } from './balancer.actor.ts';
 import { type Clock, realClock } from './clock.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { createMasterLogic } from './master.actor.ts';
 import { logMaster } from './master-log.ts';
+import { Monitor } from './monitor.actor.ts';
 import { SimNetwork } from './sim.transport.ts';
 import type { Transport } from './transport.ts';
 
@@ -32,6 +33,8 @@ export interface SystemOptions {
   network?: SimNetwork;
   /** Transports for non-sim masters, by phone. */
   transports?: Map<string, Transport>;
+  /** prom-client's process metrics in the monitor's registry (the service turns them on). */
+  processMetrics?: boolean;
 }
 
 interface FailoverDeps {
@@ -83,8 +86,9 @@ export class SwitchboardSystem {
   readonly store: Store;
   readonly outbox: Outbox;
   readonly network: SimNetwork;
-  readonly balancer: Balancer;
+  readonly balancer: Balancer & { readonly actor: BalancerActor };
   readonly supervisor: Actor<SupervisorLogic>;
+  readonly monitor: Monitor;
   readonly dispatchers = new Map<string, Dispatcher>();
   readonly assigner: Assigner;
   readonly #masters = new Map<string, MasterConfig>();
@@ -176,6 +180,7 @@ export class SwitchboardSystem {
         firstIncident: Math.max(store.get('meta', 'incident') ?? 0, ...incidents, 0) + 1,
       },
     });
+    this.monitor = new Monitor(this, { processMetrics: options.processMetrics ?? false });
   }
 
   transport(phone: string): Transport {
@@ -189,6 +194,8 @@ export class SwitchboardSystem {
     this.#cleanups.push(this.outbox.onChange((change) => this.#onOutbox(change)));
     this.#cleanups.push(this.store.onEvent((event) => this.#onStore(event)));
     this.supervisor.start();
+    this.monitor.start();
+    this.#cleanups.push(() => this.monitor.stop());
     for (const [phone, ref] of Object.entries(this.supervisor.getSnapshot().context.masters)) {
       const cfg = this.#masters.get(phone);
       if (!cfg) continue;
@@ -211,6 +218,7 @@ export class SwitchboardSystem {
         log: this.log.child({ master: phone, actor: 'dispatcher' }),
         onOutcome: (m, outcome, latencyMs) => {
           this.balancer.observe(phone, outcome === 'sent' ? 'sent' : 'failed', latencyMs);
+          this.monitor.sendFinished(phone, outcome, latencyMs);
           // A resend prefers another master than the one that refused it or left it unacknowledged.
           if (outcome !== 'sent') this.assigner.avoid(m.id, phone);
         },

@@ -547,7 +547,7 @@ export function applyFact(
     }
     case 'alert.acknowledge': {
       const a = c.alerts[e.id];
-      if (!a || a.state !== 'open') return { context: c, emitted: [] };
+      if (a?.state !== 'open') return { context: c, emitted: [] };
       const alert: Alert = { ...a, state: 'acknowledged', acknowledgedAt: e.at };
       return {
         context: { ...c, alerts: { ...c.alerts, [a.id]: alert } },

@@ -62,7 +62,9 @@ describe('the message path over HTTP', () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     expect(sentAfter).toBeLessThanOrEqual(2_000);
-    const list = (await (await fetch(`${url}/api/messages?status=queued&limit=1`)).json()) as { counts: { queued: number } };
+    const list = (await (await fetch(`${url}/api/messages?status=queued&limit=1`)).json()) as {
+      counts: { queued: number };
+    };
     expect(list.counts.queued).toBeGreaterThan(1_000); // the busy recipient still waits for its own number
   }, 60_000);
 
@@ -88,7 +90,8 @@ describe('the message path over HTTP', () => {
     });
     expect(fault.status).toBe(200);
     const ids: string[] = [];
-    for (let i = 0; i < 60; i++) ids.push((await post(url, `+97150111${String(10000 + i).slice(1)}`, `n${i}`)).id);
+    for (let i = 0; i < 60; i++)
+      ids.push((await post(url, `+97150111${String(10000 + i).slice(1)}`, `n${i}`)).id);
     const deadline = Date.now() + 30_000;
     const final = new Map<string, MessageBody>();
     while (final.size < ids.length && Date.now() < deadline) {
@@ -100,11 +103,16 @@ describe('the message path over HTTP', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(final.size).toBe(ids.length);
-    const { sends } = (await (await fetch(`${url}/api/sim/sends`)).json()) as { sends: { messageId: string; master: string }[] };
+    const { sends } = (await (await fetch(`${url}/api/sim/sends`)).json()) as {
+      sends: { messageId: string; master: string }[];
+    };
     for (const [id, m] of final) {
       const wire = sends.filter((s) => s.messageId === id);
       expect(wire.length, `${id} on the wire ${wire.length} times`).toBeLessThanOrEqual(3);
-      if (m.status === 'failed') expect(m.history.at(-1)?.note).toMatch(/^no acknowledgement after \d attempts: it may have been delivered/);
+      if (m.status === 'failed')
+        expect(m.history.at(-1)?.note).toMatch(
+          /^no acknowledgement after \d attempts: it may have been delivered/,
+        );
       else {
         expect(m.master).not.toBe(A);
         expect(wire.map((s) => s.master)).toContain(m.master);

@@ -53,7 +53,9 @@ describe('operator files', () => {
     }
     for (const name of used) expect(names, name).toContain(name);
     // every family of ours is on the dashboard
-    const families = [...names].filter((n) => !/_(bucket|sum|count)$/.test(n) || !names.has(n.replace(/_(bucket|sum|count)$/, '')));
+    const families = [...names].filter(
+      (n) => !/_(bucket|sum|count)$/.test(n) || !names.has(n.replace(/_(bucket|sum|count)$/, '')),
+    );
     for (const f of families) {
       const shown = [...used].some((u) => u === f || u.startsWith(`${f}_`));
       expect(shown, `${f} is not on the dashboard`).toBe(true);

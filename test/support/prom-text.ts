@@ -62,7 +62,8 @@ function familyOf(sample: string, family: Family | undefined): boolean {
   if (!family) return false;
   if (family.type === 'histogram')
     return [`${family.name}_bucket`, `${family.name}_sum`, `${family.name}_count`].includes(sample);
-  if (family.type === 'summary') return [family.name, `${family.name}_sum`, `${family.name}_count`].includes(sample);
+  if (family.type === 'summary')
+    return [family.name, `${family.name}_sum`, `${family.name}_count`].includes(sample);
   return sample === family.name;
 }
 

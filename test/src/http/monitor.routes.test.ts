@@ -47,7 +47,11 @@ const EXPECTED: Record<string, [Family['type'], string[]]> = {
 };
 
 /** prom-client's default gauges that promtool's lint calls misnamed (a gauge ending in _total). */
-const PROM_CLIENT_LINT = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+const PROM_CLIENT_LINT = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
 
 describe('monitor routes', () => {
   let sb: Switchboard;
@@ -128,7 +132,11 @@ describe('monitor routes', () => {
       const body = (await app.inject({ method: 'GET', url: '/metrics' })).body;
       const whole = spawnSync('promtool', ['check', 'metrics'], { input: body, encoding: 'utf8' });
       const problems = `${whole.stdout}${whole.stderr}`.trim().split('\n').filter(Boolean);
-      for (const p of problems) expect(PROM_CLIENT_LINT.some((name) => p.startsWith(`${name} `)), p).toBe(true);
+      for (const p of problems)
+        expect(
+          PROM_CLIENT_LINT.some((name) => p.startsWith(`${name} `)),
+          p,
+        ).toBe(true);
       const ours = body
         .split('\n')
         .filter((line) => !PROM_CLIENT_LINT.some((name) => line.includes(name)))
@@ -153,14 +161,16 @@ describe('monitor routes', () => {
       master: A,
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
     });
-    const critical = (await app.inject({ method: 'GET', url: '/api/alerts?severity=critical' })).json().alerts;
+    const critical = (await app.inject({ method: 'GET', url: '/api/alerts?severity=critical' })).json()
+      .alerts;
     expect(critical.length).toBeGreaterThan(0);
     expect(critical.every((a: { severity: string }) => a.severity === 'critical')).toBe(true);
-    const info = (await app.inject({ method: 'GET', url: '/api/alerts?severity=info&state=open' })).json().alerts;
+    const info = (await app.inject({ method: 'GET', url: '/api/alerts?severity=info&state=open' })).json()
+      .alerts;
     expect(info.map((a: { key: string }) => a.key)).toContain(`failover.completed:${A}`);
-    expect((await app.inject({ method: 'GET', url: '/api/alerts?state=resolved&severity=info' })).json().alerts).toEqual(
-      [],
-    );
+    expect(
+      (await app.inject({ method: 'GET', url: '/api/alerts?state=resolved&severity=info' })).json().alerts,
+    ).toEqual([]);
     for (const query of ['severity=fatal', 'state=closed']) {
       const res = await app.inject({ method: 'GET', url: `/api/alerts?${query}` });
       expect(res.statusCode, query).toBe(400);
@@ -169,8 +179,9 @@ describe('monitor routes', () => {
   });
 
   it('acknowledges an alert with POST /api/alerts/:id/ack (200 with the alert, again 200 unchanged) and answers 404 SB_ERR_UNKNOWN_ALERT for an unknown id', async () => {
-    const [alert] = (await app.inject({ method: 'GET', url: '/api/alerts?severity=critical&state=open' })).json()
-      .alerts as { id: string }[];
+    const [alert] = (
+      await app.inject({ method: 'GET', url: '/api/alerts?severity=critical&state=open' })
+    ).json().alerts as { id: string }[];
     const res = await app.inject({ method: 'POST', url: `/api/alerts/${alert!.id}/ack` });
     expect(res.statusCode).toBe(200);
     const acked = res.json();
@@ -196,20 +207,33 @@ describe('monitor routes', () => {
       healthScore: expect.any(Number),
       fleet: { masters: 3, routable: 2, storeAvailable: true },
       failovers: { count: expect.any(Number), completed: expect.any(Number) },
-      alerts: { open: { critical: expect.any(Number), warning: expect.any(Number), info: expect.any(Number) } },
+      alerts: {
+        open: { critical: expect.any(Number), warning: expect.any(Number), info: expect.any(Number) },
+      },
       trends: { healthScore: expect.objectContaining({ samples: 0 }) },
     });
     expect(report.healthScore).toBeGreaterThan(0);
     expect(report.healthScore).toBeLessThan(100);
     expect(report.masters.map((m: { phone: string }) => m.phone)).toEqual(MASTERS);
-    expect(report.masters[0]).toMatchObject({ phone: A, state: 'failed', detail: 'needsRepair', routable: false });
-    expect(report.masters[1].latencyMs).toEqual({ p50: expect.any(Number), p95: expect.any(Number), p99: expect.any(Number) });
+    expect(report.masters[0]).toMatchObject({
+      phone: A,
+      state: 'failed',
+      detail: 'needsRepair',
+      routable: false,
+    });
+    expect(report.masters[1].latencyMs).toEqual({
+      p50: expect.any(Number),
+      p95: expect.any(Number),
+      p99: expect.any(Number),
+    });
     const dashboard = (await app.inject({ method: 'GET', url: '/api/dashboard' })).json();
     expect(dashboard).toMatchObject({
       healthScore: expect.any(Number),
       fleet: { masters: 3 },
       alerts: { counts: { critical: expect.any(Number) } },
-      failovers: { recent: expect.arrayContaining([expect.objectContaining({ from: A, status: 'completed' })]) },
+      failovers: {
+        recent: expect.arrayContaining([expect.objectContaining({ from: A, status: 'completed' })]),
+      },
       balance: { strategy: 'round-robin', shares: expect.any(Array) },
       history: [],
     });

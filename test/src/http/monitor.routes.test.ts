@@ -115,6 +115,7 @@ describe('monitor routes', () => {
     for (const m of MASTERS) expect(value('switchboard_master_state', { master: m })).toBe(1);
     expect(value('switchboard_master_state', { master: A, state: 'failed' })).toBe(1);
     expect(value('switchboard_master_routable', { master: A })).toBe(0);
+    expect(value('switchboard_master_routable', { master: PHONES[1]! })).toBe(1);
     expect(value('switchboard_masters_routable')).toBe(2);
     expect(value('switchboard_failovers_total', { outcome: 'completed' })).toBeGreaterThanOrEqual(1);
     expect(value('switchboard_sends_total', { outcome: 'sent' })).toBeGreaterThanOrEqual(6);

@@ -101,6 +101,7 @@ export class SwitchboardSystem {
   /** Last unsent count per master, to notice when room opens. */
   readonly #owned = new Map<string, number>();
   #stopping = false;
+  #retentionTimer: unknown;
 
   constructor(options: SystemOptions) {
     const { config, store, log } = options;
@@ -246,7 +247,30 @@ export class SwitchboardSystem {
       this.log.error({ err }, 'start-up fix-ups not written; they run again when the store can write'),
     );
     this.assigner.rebuild();
+    this.#armRetention();
     return this;
+  }
+
+  /** Texts of finished messages are removed `retention.textHours` after they finished (README "Security"). */
+  #armRetention(): void {
+    const hours = this.config.retention.textHours;
+    const textMs = hours * 3_600_000;
+    const every = Math.min(600_000, Math.max(60_000, textMs / 48));
+    this.#retentionTimer = this.clock.setTimeout(() => {
+      this.#retentionTimer = undefined;
+      if (this.#stopping) return;
+      const before = this.clock.now() - textMs;
+      const note = `text removed after ${hours} h`;
+      const recent = this.outbox.removeRecentTexts(before, note);
+      void this.store
+        .removeArchivedTexts(before, note)
+        .then((files) => {
+          if (files > 0 || recent > 0)
+            this.log.info({ files, recent, hours }, 'retention: texts of finished messages removed');
+        })
+        .catch((err: unknown) => this.log.error({ err }, 'retention sweep failed; it runs again'))
+        .finally(() => this.#armRetention());
+    }, every);
   }
 
   /**
@@ -510,6 +534,7 @@ export class SwitchboardSystem {
   async stop(graceMs = 0): Promise<void> {
     if (this.#stopping) return;
     this.#stopping = true;
+    if (this.#retentionTimer !== undefined) this.clock.clearTimeout(this.#retentionTimer);
     this.assigner.stop();
     await Promise.all([...this.dispatchers.values()].map((d) => d.stop(graceMs)));
     await this.store.flushed().catch((err: unknown) => this.log.error({ err }, 'final commit failed'));
@@ -522,6 +547,7 @@ export class SwitchboardSystem {
   /** Drops everything at once without writing (a simulated crash: the store is halted by the caller). */
   halt(): void {
     this.#stopping = true;
+    if (this.#retentionTimer !== undefined) this.clock.clearTimeout(this.#retentionTimer);
     this.assigner.stop();
     for (const d of this.dispatchers.values()) d.halt();
     for (const c of this.#cleanups) c();

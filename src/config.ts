@@ -167,6 +167,13 @@ export const configSchema = z.strictObject({
       keepAliveIntervalMs: positiveInt.default(30_000),
     })
     .prefault({}),
+  /** How long personal data is kept (README "Security"). */
+  retention: z
+    .strictObject({
+      /** A finished message's text is removed this long after it finished (0.01 h at least). */
+      textHours: z.number().min(0.01).default(24),
+    })
+    .prefault({}),
   /** The journal and its checkpoints (README "How it keeps messages"). */
   store: z
     .strictObject({

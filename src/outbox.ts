@@ -12,6 +12,7 @@ import {
   MESSAGE_STATUSES,
   type MessageRecord,
   type MessageStatus,
+  withoutText,
 } from './store/schema.ts';
 import type { Store, Transaction } from './store/store.ts';
 
@@ -537,6 +538,17 @@ export class Outbox {
     for (const [key, seen] of this.store.map('idempotency')) {
       if (now - seen.at > IDEMPOTENCY_TTL_MS && !this.get(seen.id)) tx.del('idempotency', key);
     }
+  }
+
+  /** Retention: the recently finished messages kept for listings lose their text too. */
+  removeRecentTexts(before: number, note: string): number {
+    let n = 0;
+    for (const [id, m] of this.#recent) {
+      if (m.text === null || (m.finishedAt ?? Number.POSITIVE_INFINITY) >= before) continue;
+      this.#recent.set(id, withoutText(m, note));
+      n++;
+    }
+    return n;
   }
 
   /** Messages, newest first, filtered; and the counts per status over the live state and recent finished ones. */

@@ -450,6 +450,11 @@ function messageView(m: MessageRecord): MessageView {
   };
 }
 
+/** A history file closes after this long, so retention can rewrite it soon after its texts expire. */
+export function historyMaxAgeMs(config: Config): number {
+  return Math.min(3_600_000, Math.max(60_000, (config.retention.textHours * 3_600_000) / 24));
+}
+
 /** Opens the store in config.dataDir (taking its lock), starts every actor, and returns the running service. */
 export async function createSwitchboard(
   input: Config | ConfigInput = {},
@@ -462,6 +467,7 @@ export async function createSwitchboard(
     segmentBytes: config.store.segmentMiB * 1024 * 1024,
     checkpointBytes: config.store.checkpointMiB * 1024 * 1024,
     checkpointEveryMs: config.store.checkpointEveryMinutes * 60_000,
+    history: { maxAgeMs: historyMaxAgeMs(config) },
     log: log.child({ actor: 'store' }),
     ...(options.clock ? { clock: options.clock } : {}),
     ...options.store,

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { type FileHandle, type FileSystem, isNotFound, writeAll, writeFileAtomic } from './files.ts';
-import type { MessageRecord } from './schema.ts';
+import { type MessageRecord, withoutText } from './schema.ts';
 
 const NAME = /^history-(\d+)\.jsonl$/;
 const IDX_MAGIC = 0x49484253; // "SBHI"
@@ -116,12 +116,16 @@ export class HistoryLog {
     return run;
   }
 
-  /** Rotates the current file if it is big or old enough; `now` on the caller's clock. */
-  maybeRotate(now: number): Promise<void> {
+  /**
+   * Rotates the current file if it is big or old enough (`now` on the caller's clock), or when
+   * everything in it finished before `expiredBefore` (so retention can rewrite it).
+   */
+  maybeRotate(now: number, expiredBefore = Number.NEGATIVE_INFINITY): Promise<void> {
     const run = this.#chain.then(async () => {
       if (this.#current.size === 0) return;
-      if (this.#size < this.#maxBytes && now - this.#oldest < this.#maxAgeMs) return;
-      await this.#rotate();
+      const due =
+        this.#size >= this.#maxBytes || now - this.#oldest >= this.#maxAgeMs || this.#newest < expiredBefore;
+      if (due) await this.#rotate();
     });
     this.#chain = run.catch(() => undefined);
     return run;
@@ -170,7 +174,7 @@ export class HistoryLog {
       if (file.scrubbed || file.newest >= before) continue;
       await this.#chain;
       const lines = await this.#lines(file.n);
-      const records = lines.map(({ record }) => scrub(record, note));
+      const records = lines.map(({ record }) => withoutText(record, note));
       const built = buildFile(records);
       await writeFileAtomic(this.#fs, this.dir, historyFileName(file.n), built.bytes);
       const index = buildIndex(built.entries, file.newest, true, built.bytes.length);
@@ -307,12 +311,6 @@ export class HistoryLog {
     });
     await this.#start(this.#n + 1);
   }
-}
-
-function scrub(m: MessageRecord, note: string): MessageRecord {
-  if (m.text === null) return m;
-  const at = m.history.at(-1)?.at ?? m.createdAt;
-  return { ...m, text: null, history: [...m.history, { at, status: m.status, note }] };
 }
 
 function buildFile(records: readonly MessageRecord[]): {

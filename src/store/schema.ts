@@ -129,3 +129,10 @@ export function checkMessage(id: string, value: unknown): string | null {
     return `message ${JSON.stringify(id)} has status ${JSON.stringify(m.status)}`;
   return null;
 }
+
+/** The record without its text, saying why: what retention leaves of a finished message. */
+export function withoutText(m: MessageRecord, note: string): MessageRecord {
+  if (m.text === null) return m;
+  const at = m.history.at(-1)?.at ?? m.createdAt;
+  return { ...m, text: null, history: [...m.history, { at, status: m.status, note }] };
+}

@@ -281,6 +281,16 @@ export class Store {
     return this.history.find(id);
   }
 
+  /**
+   * Retention: removes the text of every archived message that finished before `before`, with
+   * `note` in its history. Each history file is rewritten once, when all of it has expired; the
+   * journal segments that still hold those texts go at the next checkpoint.
+   */
+  async removeArchivedTexts(before: number, note: string): Promise<number> {
+    await this.history.maybeRotate(this.#clock.now(), before);
+    return this.history.scrubTexts(before, note);
+  }
+
   get available(): boolean {
     return this.#available;
   }

@@ -8,6 +8,7 @@ import { SimNetwork } from '../../actors/sim.transport.ts';
 import { SwitchboardSystem } from '../../actors/system.ts';
 import { type ConfigInput, parseConfig } from '../../src/config.ts';
 import { Store, type StoreOptions } from '../../src/store/store.ts';
+import { historyMaxAgeMs } from '../../src/switchboard.ts';
 import { simClock } from './clock.ts';
 import type { SimFileSystem } from './sim-fs.ts';
 
@@ -72,6 +73,7 @@ export async function startTestSystem(
     checkpointer: 'inline',
     freeze: true,
     clock,
+    history: { maxAgeMs: historyMaxAgeMs(config) },
     ...(options.fs ? { fs: options.fs, lock: false } : {}),
     ...options.store,
   });

@@ -1,7 +1,14 @@
 // The balancer: provides balancerMachine with a routing table kept in this closure (mutated in place,
 // never copied per event), follows every master actor's snapshots through the `routable` tag, and
 // answers routing decisions synchronously for the dispatcher and the HTTP layer.
-import { type Actor, type AnyActorRef, createActor, type Subscription } from 'xstate';
+import {
+  type Actor,
+  type AnyActorRef,
+  createActor,
+  type InspectionEvent,
+  type Observer,
+  type Subscription,
+} from 'xstate';
 import { type BalancerMasterRoute, balancerMachine } from '../machines/balancer.machine.ts';
 import { SwitchboardError } from '../src/errors.ts';
 import type { Logger } from '../src/logger.ts';
@@ -115,6 +122,8 @@ export interface BalancerOptions extends RoutingTableOptions {
   onAffinityMoved?: (move: AffinityMove) => void;
   /** systemId of the machine actor. Default 'balancer'. */
   systemId?: string;
+  /** XState inspection observer (the inspector's bridge); the balancer is a root actor of its own. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
 }
 
 export type BalancerActor = Actor<ReturnType<typeof createBalancerLogic>>;
@@ -189,6 +198,7 @@ export function createBalancer(options: BalancerOptions = {}): Balancer & { read
     input: { strategies: STRATEGY_NAMES, strategy: initial, affinity },
     clock,
     systemId: options.systemId ?? 'balancer',
+    inspect: options.inspect,
   });
   actor.start();
 

@@ -2,7 +2,7 @@
 // supervisor (incidents), the balancer (strategy, quality), the store and the outbox report, feeds
 // them to the monitor machine (`systemId: monitor`), keeps its alerts and report history in the
 // store, logs every change, and serves the reports and the Prometheus metrics.
-import { type Actor, type ActorRefFrom, createActor } from 'xstate';
+import { type Actor, type ActorRefFrom, createActor, type InspectionEvent, type Observer } from 'xstate';
 import type { MasterMachine } from '../machines/master.machine.ts';
 import {
   type Alert,
@@ -54,6 +54,8 @@ export interface MonitorSources {
 export interface MonitorOptions {
   /** prom-client's process metrics (CPU, memory, event loop, GC). */
   processMetrics?: boolean;
+  /** The inspector's observer (the monitor is drawn with the other actors). */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void) | undefined;
 }
 
 /** An alert as the API shows it (times as ISO strings). */
@@ -174,6 +176,7 @@ export class Monitor {
     this.actor = createActor(monitorMachine, {
       clock,
       systemId: 'monitor',
+      inspect: options.inspect,
       input: {
         startedAt: clock.now(),
         masters: sources.masterPhones(),

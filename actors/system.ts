@@ -3,7 +3,7 @@
 // Whatever depends on the store is derived from it: at start-up and whenever the store reloads
 // after a failed write, the same fix-ups run (sends in flight become unknown, orphans go back to
 // the queue, interrupted incidents are finished) and every index is rebuilt from the disk's state.
-import { type Actor, createActor, fromPromise } from 'xstate';
+import { type Actor, createActor, fromPromise, type InspectionEvent, type Observer } from 'xstate';
 import { type AuditInput, failoverMachine, type Moved } from '../machines/failover.machine.ts';
 import type { MasterEmitted } from '../machines/master.machine.ts';
 import { supervisorMachine } from '../machines/supervisor.machine.ts';
@@ -35,6 +35,24 @@ export interface SystemOptions {
   transports?: Map<string, Transport>;
   /** prom-client's process metrics in the monitor's registry (the service turns them on). */
   processMetrics?: boolean;
+  /** XState inspection observer for every actor (the inspector's bridge); none: no inspection. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /**
+   * The source of every random choice (least-loaded's draws, message ids): a seeded one makes a
+   * run replayable (the simulation). Default Math.random and crypto.randomUUID.
+   */
+  random?: () => number;
+}
+
+/** A UUID-shaped id from `random` (version 4 layout), for replayable runs. */
+export function uuidFrom(random: () => number): () => string {
+  return () => {
+    const hex = Array.from({ length: 32 }, () => Math.floor(random() * 16).toString(16));
+    hex[12] = '4';
+    hex[16] = ((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+    const h = hex.join('');
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  };
 }
 
 interface FailoverDeps {
@@ -124,7 +142,10 @@ export class SwitchboardSystem {
         );
       }
     }
-    this.outbox = new Outbox(store, this.clock, { maxAttempts: config.dispatch.maxAttempts });
+    this.outbox = new Outbox(store, this.clock, {
+      maxAttempts: config.dispatch.maxAttempts,
+      ...(options.random ? { newId: uuidFrom(options.random) } : {}),
+    });
 
     this.balancer = createBalancer({
       clock: this.clock,
@@ -141,6 +162,8 @@ export class SwitchboardSystem {
         },
       },
       log: log.child({ actor: 'balancer' }),
+      ...(options.random ? { random: options.random } : {}),
+      inspect: options.inspect,
     });
 
     this.assigner = new Assigner({
@@ -176,12 +199,16 @@ export class SwitchboardSystem {
     this.supervisor = createActor(logic, {
       clock: this.clock,
       systemId: 'supervisor',
+      inspect: options.inspect,
       input: {
         masters: config.masters.map((m) => ({ phone: m.phone, settings: masterSettingsFrom(config) })),
         firstIncident: Math.max(store.get('meta', 'incident') ?? 0, ...incidents, 0) + 1,
       },
     });
-    this.monitor = new Monitor(this, { processMetrics: options.processMetrics ?? false });
+    this.monitor = new Monitor(this, {
+      processMetrics: options.processMetrics ?? false,
+      inspect: options.inspect,
+    });
   }
 
   transport(phone: string): Transport {

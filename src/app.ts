@@ -2,6 +2,7 @@
 // then the routes, all sharing the pino logger.
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { inspectorRoutes } from '../inspector/routes.ts';
 import type { Config } from './config.ts';
 import { createGuard, installAuth } from './http/auth.ts';
 import { clientErrorHandler, frameworkErrors, installErrorHandler } from './http/errors.ts';
@@ -103,5 +104,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(failoverRoutes(sb));
   await app.register(monitorRoutes(sb));
   if (sb.hasSimMasters) await app.register(simRoutes(sb));
+  await app.register(inspectorRoutes(sb.inspection.bridge));
   return app;
 }

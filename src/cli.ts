@@ -23,6 +23,7 @@ commands:
 
 switchboard <command> --help for its options`,
   serve: `usage: switchboard serve [--config FILE] [--port P] [--host H] [--data-dir DIR] [--fault SPEC ...]
+                       [--inspect stately]
 
   --config FILE     JSON config; without it, three simulated masters (see README)
   --port P          HTTP port (config http.port, default 7420; 0 picks a free one)
@@ -30,6 +31,9 @@ switchboard <command> --help for its options`,
   --data-dir DIR    where the store lives (config dataDir, default ./data)
   --fault SPEC      inject a sim fault after some seconds: PHONE=KIND@SECONDS,
                     e.g. --fault +971501234567=hang@10; kinds: ${FAULT_KINDS.join(', ')}
+  --inspect stately also feed Stately's inspector (config inspector.stately): open
+                    http://localhost:8080 (inspector.statelyPort); that page needs the internet.
+                    The self-hosted inspector is always at /inspector.
 
 environment: SWITCHBOARD_TOKEN (bearer token for every route but /healthz and /readyz; empty = none),
              SWITCHBOARD_READ_TOKEN (a second token that may only read; needs SWITCHBOARD_TOKEN), LOG_LEVEL`,
@@ -98,16 +102,24 @@ async function serve(argv: string[]): Promise<void> {
       host: { type: 'string' },
       'data-dir': { type: 'string' },
       fault: { type: 'string', multiple: true },
+      inspect: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return void console.log(HELP.serve);
+  if (values.inspect !== undefined && values.inspect !== 'stately') {
+    throw new SwitchboardError(
+      'SB_ERR_CONFIG',
+      `--inspect "${values.inspect}": the only choice is "stately" (the self-hosted inspector is always at /inspector)`,
+    );
+  }
   const base: Config = values.config ? loadConfigFile(values.config) : parseConfig({});
   const port = parsePort(values.port);
   const config: Config = {
     ...base,
     http: { ...base.http, host: values.host ?? base.http.host, port: port ?? base.http.port },
     dataDir: values['data-dir'] ?? base.dataDir,
+    inspector: { ...base.inspector, stately: base.inspector.stately || values.inspect === 'stately' },
   };
   const faults = (values.fault ?? []).map(parseFault);
   for (const f of faults) {

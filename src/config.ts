@@ -190,6 +190,15 @@ export const configSchema = z.strictObject({
   sim: z
     .strictObject({ latencyMs: z.number().int().min(0).default(50), seed: z.number().int().default(1) })
     .prefault({}),
+  inspector: z
+    .strictObject({
+      /** Recent events kept for inspector pages that connect or reconnect. */
+      bufferSize: positiveInt.max(100_000).default(2_000),
+      /** Also feed Stately's inspector (@statelyai/inspect): a local bridge on statelyPort, needs the internet. */
+      stately: z.boolean().default(false),
+      statelyPort: z.number().int().min(1).max(65_535).default(8080),
+    })
+    .prefault({}),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -51,6 +51,8 @@ export interface OutboxOptions {
   maxAttempts?: number;
   /** Recently finished messages kept in memory for listings (default 10,000). */
   recentLimit?: number;
+  /** Message ids (default crypto.randomUUID; the simulation passes a seeded one so runs replay). */
+  newId?: () => string;
 }
 
 /** FIFO of message ids, oldest first, with insertion in createdAt order for the rare older one. */
@@ -121,12 +123,14 @@ export class Outbox {
   #depth = 0;
   #broken = false;
   #housekeptAt = 0;
+  readonly #newId: () => string;
 
   constructor(store: Store, clock: Clock, options: OutboxOptions = {}) {
     this.store = store;
     this.clock = clock;
     this.maxAttempts = options.maxAttempts ?? 3;
     this.#recentLimit = options.recentLimit ?? 10_000;
+    this.#newId = options.newId ?? randomUUID;
     this.rebuild();
     // The indexes follow the store: after a failed write it rolled back, after a recovery it reloaded.
     store.onEvent((event) => {
@@ -269,7 +273,7 @@ export class Outbox {
           .then(() => ({ id: seen.id, status: known?.status ?? 'sent', created: false }));
       }
     }
-    const id = randomUUID();
+    const id = this.#newId();
     const now = this.clock.now();
     const m: MessageRecord = {
       id,

@@ -1,6 +1,7 @@
 // The programmatic API: createSwitchboard(config) opens the store, starts the actor system and
 // returns the operations the HTTP API offers, under the names operators of the original system know.
 import { join } from 'node:path';
+import type { InspectionEvent } from 'xstate';
 import type { LoadDistribution } from '../actors/balancer.actor.ts';
 import type { Clock } from '../actors/clock.ts';
 import { stateLabel } from '../actors/master-log.ts';
@@ -9,6 +10,8 @@ import { FAULT_KINDS, type Fault, SimNetwork, type SimSend } from '../actors/sim
 import { SwitchboardSystem } from '../actors/system.ts';
 import type { Transport } from '../actors/transport.ts';
 import { type BaileysOptions, createBaileysTransports } from '../actors/transports/baileys/index.ts';
+import { InspectionBridge } from '../inspector/bridge.ts';
+import { type StatelyInspection, startStatelyInspector } from '../inspector/stately.ts';
 import type { MasterStateValue } from '../machines/master.machine.ts';
 import {
   ALERT_SEVERITIES,
@@ -102,19 +105,29 @@ export interface SwitchboardOptions {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+export interface Inspection {
+  /** The self-hosted inspector's source of events (GET /inspector). */
+  bridge: InspectionBridge;
+  /** Stately's inspector, when config.inspector.stately is on. */
+  stately?: StatelyInspection | undefined;
+}
+
 export class Switchboard {
   readonly #system: SwitchboardSystem;
   readonly #store: Store;
   readonly log: Logger;
   readonly config: Config;
+  /** What the actors' inspection feeds: the inspector page's bridge, and Stately's when asked for. */
+  readonly inspection: Inspection;
   #stopped: Promise<void> | null = null;
 
   /** @internal use createSwitchboard() */
-  constructor(system: SwitchboardSystem, store: Store, config: Config, log: Logger) {
+  constructor(system: SwitchboardSystem, store: Store, config: Config, log: Logger, inspection?: Inspection) {
     this.#system = system;
     this.#store = store;
     this.config = config;
     this.log = log;
+    this.inspection = inspection ?? { bridge: new InspectionBridge() };
   }
 
   /** @internal the wired actors, for tests and the inspector. */
@@ -423,6 +436,8 @@ export class Switchboard {
   stop(graceMs = 5_000): Promise<void> {
     this.#stopped ??= (async () => {
       await this.#system.stop(graceMs);
+      this.inspection.bridge.close();
+      this.inspection.stately?.stop();
       await this.#store.close();
       this.log.info('switchboard stopped');
     })();
@@ -472,6 +487,7 @@ export async function createSwitchboard(
     ...(options.clock ? { clock: options.clock } : {}),
     ...options.store,
   });
+  const inspection = createInspection(config, log);
   try {
     const clock = options.clock;
     const network = new SimNetwork({
@@ -485,6 +501,7 @@ export async function createSwitchboard(
       log,
       network,
       processMetrics: true,
+      inspect: inspection.inspect,
       ...(clock ? { clock } : {}),
       transports: new Map<string, Transport>([
         ...createBaileysTransports(config, { dataDir: store.dir, log, ...options.baileys }),
@@ -499,9 +516,39 @@ export async function createSwitchboard(
       },
       'switchboard started',
     );
-    return new Switchboard(system, store, config, log);
+    return new Switchboard(system, store, config, log, inspection);
   } catch (err) {
+    inspection.stately?.stop();
     await store.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** The inspection observer for every actor: the inspector page's bridge, plus Stately's when configured. */
+function createInspection(
+  config: Config,
+  log: Logger,
+): Inspection & { inspect: (event: InspectionEvent) => void } {
+  const fleet = new Set(config.masters.map((m) => m.phone));
+  const bridge = new InspectionBridge({
+    capacity: config.inspector.bufferSize,
+    isFleetNumber: (phone) => fleet.has(phone),
+  });
+  if (!config.inspector.stately) return { bridge, inspect: bridge.inspect };
+  const stately = startStatelyInspector({
+    port: config.inspector.statelyPort,
+    isFleetNumber: (phone) => fleet.has(phone),
+  });
+  log.info(
+    { url: stately.url },
+    `Stately's inspector: open ${stately.url} in a browser (it loads https://stately.ai/inspect: needs the internet)`,
+  );
+  return {
+    bridge,
+    stately,
+    inspect: (event) => {
+      bridge.inspect(event);
+      stately.inspect.next?.(event);
+    },
+  };
 }

@@ -291,6 +291,11 @@ export class Store {
     return this.history.scrubTexts(before, note);
   }
 
+  /** Changes are made that are not on disk yet (a group staged or being written). */
+  get committing(): boolean {
+    return Boolean(this.#staged?.ops.length) || Boolean(this.#writing && !this.#writing.durable);
+  }
+
   get available(): boolean {
     return this.#available;
   }

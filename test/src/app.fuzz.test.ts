@@ -60,6 +60,11 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/api/dashboard' },
   { method: 'GET', path: '/api/alerts' },
   { method: 'POST', path: '/api/alerts/:id/ack' },
+  { method: 'GET', path: '/inspector' },
+  { method: 'GET', path: '/inspector/' },
+  { method: 'GET', path: '/inspector/assets/:file' },
+  { method: 'GET', path: '/inspector/machines.json' },
+  { method: 'GET', path: '/inspector/stream' },
 ];
 
 /** Characters a raw URL may carry as they are, plus '%' so broken escapes (%zz, %E0%A4) come up. */

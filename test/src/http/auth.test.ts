@@ -16,6 +16,9 @@ const TOKEN = 'write-token-0123456789abcdef';
 const READ_TOKEN = 'read-token-0123456789abcdef';
 const A = PHONES[0]!;
 const PROBES = ['/healthz', '/readyz'];
+/** The inspector's page and assets: no data, and a browser cannot send a header when it opens a page. */
+const INSPECTOR_SHELL = ['/inspector', '/inspector/', '/inspector/assets/:file'];
+const PUBLIC = [...PROBES, ...INSPECTOR_SHELL];
 const READ_METHODS = ['GET', 'HEAD'];
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -90,8 +93,8 @@ describe('access to every route in the route table, with a write and a read toke
     expect(table.length).toBeGreaterThanOrEqual(24);
   });
 
-  it('answers every route but the two probes with 401 SB_ERR_UNAUTHORIZED without a token or with a wrong one', async () => {
-    const routes = routeTable(app, { head: true }).filter((r) => !PROBES.includes(r.path));
+  it('answers every route but the two probes and the inspector page with 401 SB_ERR_UNAUTHORIZED without a token or with a wrong one', async () => {
+    const routes = routeTable(app, { head: true }).filter((r) => !PUBLIC.includes(r.path));
     expect(routes.length).toBeGreaterThanOrEqual(20);
     for (const route of routes) {
       for (const headers of [
@@ -109,13 +112,19 @@ describe('access to every route in the route table, with a write and a read toke
     }
   });
 
-  it('answers the two probes without a token, and only them', async () => {
+  it('answers the two probes and the inspector page (no data) without a token, and only them', async () => {
     const open: string[] = [];
     for (const route of routeTable(app, { head: true })) {
       const res = await app.inject(requestFor(route, id));
       if (res.statusCode !== 401) open.push(label(route));
     }
-    expect(open.sort()).toEqual(['GET /healthz', 'GET /readyz', 'HEAD /healthz', 'HEAD /readyz']);
+    expect(open.sort()).toEqual(
+      PUBLIC.flatMap((path) => [`GET ${path}`, `HEAD ${path}`]).sort((a, b) => a.localeCompare(b)),
+    );
+    // The inspector's data (its stream and charts) is a read like any other.
+    for (const url of ['/inspector/stream', '/inspector/machines.json']) {
+      expectError(await app.inject({ method: 'GET', url }), 401, 'SB_ERR_UNAUTHORIZED', `GET ${url}`);
+    }
   });
 
   it('answers every write route with 403 SB_ERR_FORBIDDEN to the read token, and every read route with neither 401 nor 403', async () => {
@@ -263,7 +272,7 @@ describe('access to every route in the route table, with a write and a read toke
       { method: 'POST', url: '/api/nothing-here' },
       { method: 'DELETE', url: '/api/messages' },
       { method: 'OPTIONS', url: '/api/messages' },
-      { method: 'GET', url: '/inspector' },
+      { method: 'GET', url: '/inspector/nothing-here' },
     ];
 
     it('answer 401 without a token, like a route that exists, so an anonymous caller cannot map the API', async () => {

@@ -562,6 +562,9 @@ export class SwitchboardSystem {
     if (this.#stopping) return;
     this.#stopping = true;
     if (this.#retentionTimer !== undefined) this.clock.clearTimeout(this.#retentionTimer);
+    // No alert or report writes from here on: the final flush below must not chase new ones, and the
+    // shutdown itself (sends aborted, masters stopped) is no condition to alert on.
+    this.monitor.stop();
     this.assigner.stop();
     await Promise.all([...this.dispatchers.values()].map((d) => d.stop(graceMs)));
     await this.store.flushed().catch((err: unknown) => this.log.error({ err }, 'final commit failed'));

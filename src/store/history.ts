@@ -104,7 +104,13 @@ export class HistoryLog {
     const run = this.#chain.then(async () => {
       for (const m of records) {
         const line = Buffer.from(`${JSON.stringify(m)}\n`, 'utf8');
-        await writeAll(this.#handle!, line);
+        try {
+          await writeAll(this.#handle!, line);
+        } catch (err) {
+          // Part of the line may be in the file: cut it, so the next line starts where the index says.
+          await this.#handle!.truncate(this.#size).catch(() => undefined);
+          throw err;
+        }
         this.#current.set(m.id, [this.#size, line.length - 1, m.status]);
         this.#size += line.length;
         const at = m.finishedAt ?? m.createdAt;
@@ -138,8 +144,11 @@ export class HistoryLog {
     return run;
   }
 
+  /**
+   * The newest line for `id`. It does not wait for appends in progress: a line being written is
+   * not found yet (its message is still in the outbox's memory of recently finished ones).
+   */
   async find(id: string): Promise<MessageRecord | undefined> {
-    await this.#chain;
     const here = this.#current.get(id);
     if (here) return this.#read(this.#n, here[0], here[1], id);
     const hash = hashId(id);

@@ -185,6 +185,12 @@ export class Store {
   #sinceCheckpoint = 0;
   #closed = false;
   readonly #rollWaiters: Waiter[] = [];
+  /** The cut after a failed write, while it runs. */
+  #cut: Promise<void> | null = null;
+  /** A recovery attempt in progress (close() waits for it). */
+  #recovering: Promise<void> | null = null;
+  /** Archived messages whose history lines failed to be written: no segment goes before they are. */
+  #unwrittenHistory: MessageRecord[] = [];
 
   private constructor(
     dir: string,
@@ -291,6 +297,24 @@ export class Store {
     return this.history.scrubTexts(before, note);
   }
 
+  /** What the write loop is doing, for diagnostics. */
+  diagnostics() {
+    return {
+      available: this.#available,
+      closed: this.#closed,
+      staged: this.#staged?.ops.length ?? null,
+      writing: this.#writing
+        ? { ops: this.#writing.ops.length, durable: Boolean(this.#writing.durable) }
+        : null,
+      rollWaiters: this.#rollWaiters.length,
+      checkpointing: this.#checkpointing !== null,
+      recovering: this.#recovering !== null,
+      retryArmed: this.#retryTimer !== undefined,
+      segment: this.#seq,
+      durableBytes: this.#durableBytes,
+    };
+  }
+
   /** Changes are made that are not on disk yet (a group staged or being written). */
   get committing(): boolean {
     return Boolean(this.#staged?.ops.length) || Boolean(this.#writing && !this.#writing.durable);
@@ -378,7 +402,7 @@ export class Store {
         this.#maybeRoll().then(
           () => {
             this.#writing = null;
-            if (this.#staged) this.#flush();
+            if (this.#staged || this.#rollWaiters.length > 0) this.#flush();
           },
           (err: unknown) => this.#fail(err, null),
         );
@@ -400,8 +424,16 @@ export class Store {
         this.stats.totalCommitMs += ms;
         this.#sinceCheckpoint += frame.length;
         // History lines follow their durable archive op; the journal is their safety net.
-        if (group.archived.length > 0)
-          void this.history.append(group.archived).catch((err: unknown) => this.#historyFailed(err));
+        if (group.archived.length > 0) {
+          if (this.#unwrittenHistory.length > 0) {
+            // a newer line for the same message supersedes an unwritten older one
+            const newer = new Set(group.archived.map((m) => m.id));
+            this.#unwrittenHistory = this.#unwrittenHistory.filter((m) => !newer.has(m.id));
+          }
+          void this.history
+            .append(group.archived)
+            .catch((err: unknown) => this.#historyFailed(err, group.archived));
+        }
         group.durable = true;
         for (const w of group.waiters) w.resolve();
         this.#emit({ type: 'committed', ms, bytes: frame.length, ops: group.ops.length });
@@ -412,7 +444,7 @@ export class Store {
           return;
         }
         this.#writing = null;
-        if (this.#staged) this.#flush();
+        if (this.#staged || this.#rollWaiters.length > 0) this.#flush();
       },
       (err: unknown) => this.#fail(err, group),
     );
@@ -482,12 +514,31 @@ export class Store {
     const error = storeUnavailable(reason, err);
     for (const g of groups) for (const w of g.waiters) w.reject(error);
     for (const w of this.#rollWaiters.splice(0)) w.reject(error);
+    // Cut the segment back to its last durable record now: after a failed fsync the page cache may
+    // still hold the refused record, and a process started on this disk would read it as valid.
+    this.#cut = this.#cutBack().catch(() => undefined);
     this.#retryLater();
   }
 
-  #historyFailed(err: unknown): void {
-    // The archive ops are durable in the journal; the lines are written again at the next start.
-    this.#log?.error({ err }, 'history append failed; the journal keeps those messages');
+  #historyFailed(err: unknown, records: readonly MessageRecord[]): void {
+    // The archive ops are durable in the journal, which keeps its segments until these lines are
+    // written (see checkpoint()); a restart writes them from the journal too.
+    this.#unwrittenHistory.push(...records);
+    this.#log?.error(
+      { err, messages: records.length },
+      'history append failed; the journal keeps those messages',
+    );
+  }
+
+  /** Truncates the current segment to what is known to be on disk. */
+  async #cutBack(): Promise<void> {
+    const h = await this.#fs.open(join(this.dir, segmentName(this.#seq)), 'append');
+    try {
+      await h.truncate(this.#durableBytes);
+      await h.sync();
+    } finally {
+      await h.close();
+    }
   }
 
   #retryLater(): void {
@@ -507,33 +558,60 @@ export class Store {
    */
   async #tryRecover(): Promise<void> {
     if (this.#closed || this.#available) return;
+    const run = this.#recover();
+    this.#recovering = run;
+    await run;
+    this.#recovering = null;
+  }
+
+  async #recover(): Promise<void> {
+    // Every await may see close(): a closed store must not write (another process may own the dir now).
+    const closed = () => this.#closed;
     try {
       await this.#checkpointing?.catch(() => undefined);
+      await this.#cut;
+      if (closed()) return;
       const old = this.#handle;
       this.#handle = null;
       await old?.close().catch(() => undefined);
-      const cut = await this.#fs.open(join(this.dir, segmentName(this.#seq)), 'append');
+      await this.#cutBack();
+      if (closed()) return;
+      // Room for real commits, not just a tiny test record: a nearly full disk would otherwise flap
+      // between "recovered" and the next failed commit, leaving a new segment each time.
+      await probeWrite(this.#fs, this.dir);
+      if (closed()) return;
+      // A fresh segment: the old one saw a failed write and is never written again. 'truncate': a
+      // failed earlier attempt may have left part of a record in it.
+      const next = this.#seq + 1;
+      const handle = await this.#fs.open(join(this.dir, segmentName(next)), 'truncate');
       try {
-        await cut.truncate(this.#durableBytes);
-        await cut.sync();
-      } finally {
-        await cut.close();
+        await this.#fs.syncDir(this.dir);
+        const n = this.#group + 1;
+        const frame = encodeRecord({ n, ops: [] });
+        if (closed()) throw new Error('closed');
+        await writeAll(handle, frame);
+        await handle.sync();
+        // The test record is on disk: whatever fails next, the next record must follow it.
+        this.#seq = next;
+        this.#handle = handle;
+        this.#durableBytes = frame.length;
+        this.#group = n;
+      } catch (err) {
+        await handle.close().catch(() => undefined);
+        throw err;
       }
-      this.#seq++;
-      await this.#openSegment();
-      const frame = encodeRecord({ n: this.#group + 1, ops: [] });
-      await writeAll(this.#handle!, frame);
-      await this.#handle!.sync();
-      this.#durableBytes = frame.length;
       const loaded = await loadState(this.#fs, this.dir);
+      if (closed()) return;
       await this.history.append(await missingLines(this.history, loaded.archived));
       this.#state = loaded.state;
       this.#group = loaded.group;
     } catch (err) {
+      if (this.#closed) return;
       this.#log?.warn({ err: describe(err) }, 'store test write failed; retrying');
       this.#retryLater();
       return;
     }
+    if (this.#closed) return;
     const reason = this.#reason ?? '';
     this.#available = true;
     this.#reason = null;
@@ -553,11 +631,19 @@ export class Store {
     const started = performance.now();
     this.#sinceCheckpoint = 0;
     const run = (async () => {
+      // The checkpoint supersedes the segments it folds, and they are the durable copy of the history
+      // lines their archive ops wrote: those lines must be on disk before the checkpoint is, including
+      // any whose write failed.
+      if (this.#unwrittenHistory.length > 0) {
+        const lines = this.#unwrittenHistory;
+        await this.history.append(lines);
+        this.#unwrittenHistory = this.#unwrittenHistory.slice(lines.length);
+      }
+      await this.history.sync();
       const result =
         this.#options.checkpointer === 'inline'
           ? await writeCheckpoint(this.#fs, this.dir, upTo)
           : await runCheckpointWorker(this.dir, upTo, this.#options.fsync ?? true);
-      await this.history.sync();
       await this.history.maybeRotate(this.#clock.now());
       await removeSegmentsBefore(this.#fs, this.dir, upTo);
       this.#checkpointNext = upTo;
@@ -606,9 +692,11 @@ export class Store {
     try {
       await this.flushed().catch(() => undefined);
       if (this.#available) await this.compact().catch(() => undefined);
+      else await (this.#cut ?? this.#cutBack()).catch(() => undefined);
       await this.#checkpointing;
     } finally {
       this.#closed = true;
+      await this.#recovering;
       if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
       if (this.#checkpointTimer !== undefined) this.#clock.clearTimeout(this.#checkpointTimer);
       await this.#handle?.close().catch(() => undefined);
@@ -625,6 +713,19 @@ export class Store {
     if (this.#retryTimer !== undefined) this.#clock.clearTimeout(this.#retryTimer);
     if (this.#checkpointTimer !== undefined) this.#clock.clearTimeout(this.#checkpointTimer);
     this.#lock?.release();
+  }
+}
+
+/** Writes, fsyncs and deletes 64 KiB: the disk takes writes again. */
+async function probeWrite(fs: FileSystem, dir: string): Promise<void> {
+  const file = join(dir, '.store-probe');
+  const handle = await fs.open(file, 'truncate');
+  try {
+    await writeAll(handle, Buffer.alloc(64 * 1024));
+    await handle.sync();
+  } finally {
+    await handle.close();
+    await fs.unlink(file).catch(() => undefined);
   }
 }
 

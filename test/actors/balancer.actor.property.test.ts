@@ -93,7 +93,8 @@ describe('balancer property', () => {
       fc.property(
         fleetSettings,
         options,
-        fc.array(command, { maxLength: 300 }),
+        // size 'max': without it fast-check caps the array near 10 commands whatever maxLength says
+        fc.array(command, { minLength: 50, maxLength: 300, size: 'max' }),
         (settings, opts, commands) => {
           const clock = new SimulatedClock();
           const balancer = createBalancer({
@@ -192,7 +193,9 @@ describe('balancer property', () => {
         fc.array(
           fc.oneof(fc.record({ up: fc.boolean(), m }), fc.integer({ min: 0, max: RECIPIENTS.length - 1 })),
           {
+            minLength: 20,
             maxLength: 200,
+            size: 'max',
           },
         ),
         (strategy, steps) => {

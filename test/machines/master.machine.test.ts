@@ -253,8 +253,12 @@ const toEvent: Record<Input, AnyEvent> = {
   reset: { type: 'master.reset' },
 };
 
+/** How often the property reached what it claims to test (a property that never gets there proves nothing). */
+const reached = { failedFromRoutable: 0, needsRepair: 0, recoveredThroughProbation: 0, runs: 0, steps: 0 };
+
 describe('master machine: property', () => {
-  fcTest.prop([fc.array(fc.constantFrom(...inputs), { maxLength: 60 })], {
+  // size 'max': fast-check's default size caps an array near 10 items, whatever maxLength says.
+  fcTest.prop([fc.array(fc.constantFrom(...inputs), { minLength: 20, maxLength: 200, size: 'max' })], {
     numRuns: Number(process.env.PROP_RUNS ?? 300),
   })(
     'is failed iff the last 3 probes while routable failed or a permanent close came, and only "master.reset" leaves "needsRepair"',
@@ -290,6 +294,9 @@ describe('master machine: property', () => {
         } else if (input === 'reset') mode = 'connecting';
         if (mode === 'routable' && before !== 'routable') fails = 0;
 
+        if (before === 'routable' && mode === 'failed') reached.failedFromRoutable++;
+        if (before !== 'needsRepair' && mode === 'needsRepair') reached.needsRepair++;
+        if (before === 'probation' && mode === 'routable') reached.recoveredThroughProbation++;
         s = run(s, toEvent[input]);
         const where = `after ${seq.join(',')}`;
         expect(s.matches('failed'), where).toBe(mode === 'failed' || mode === 'needsRepair');
@@ -298,6 +305,16 @@ describe('master machine: property', () => {
         if (before === 'needsRepair' && input !== 'reset')
           expect(s.matches({ failed: 'needsRepair' })).toBe(true);
       }
+      reached.runs++;
+      reached.steps += seq.length;
     },
   );
+
+  it('the property above really generated long runs that fail a routable master, ban one and recover one through probation', () => {
+    expect(reached.runs).toBeGreaterThan(0);
+    expect(reached.steps / reached.runs).toBeGreaterThan(50);
+    expect(reached.failedFromRoutable).toBeGreaterThan(0);
+    expect(reached.needsRepair).toBeGreaterThan(0);
+    expect(reached.recoveredThroughProbation).toBeGreaterThan(0);
+  });
 });

@@ -188,7 +188,10 @@ export class SimFileSystem implements FileSystem {
       this.#inodes.set(id, { cached: Buffer.alloc(0), durable: Buffer.alloc(0), lost: null });
       this.#names.set(path, id);
     } else if (mode === 'truncate') {
-      this.#inodes.get(id)!.cached = Buffer.alloc(0);
+      // O_TRUNC drops every page, the clean-but-unwritten ones a failed fsync left included.
+      const inode = this.#inodes.get(id)!;
+      inode.cached = Buffer.alloc(0);
+      inode.lost = null;
     }
     const inode = this.#inodes.get(id)!;
     let closed = false;

@@ -3,15 +3,27 @@
 import fc from 'fast-check';
 import { describe } from './commands.ts';
 import { Coverage } from './coverage.ts';
-import { lengthHistogram, type SimStats, simParameters, simProperty } from './property.ts';
+import { lengthHistogram, progress, type SimStats, simParameters, simProperty } from './property.ts';
 
 const at = process.argv.indexOf('--runs');
 if (at >= 0) process.env.SIM_RUNS = process.argv[at + 1];
 const coverage = new Coverage();
 const stats: SimStats = { runs: 0, steps: [], acked: 0, failedAfterMaxAttempts: 0, ms: 0 };
 const started = performance.now();
+// A run that stops making progress waits on something the simulation never delivers: say where.
+let last = '';
+const watchdog = setInterval(() => {
+  const now = `${progress.run}/${progress.step}/${progress.what}`;
+  if (now === last) {
+    console.error(`no progress for 10 s: run ${progress.run}, step ${progress.step} (${progress.what})`);
+    process.exit(3);
+  }
+  last = now;
+}, 10_000);
+
 const details = await fc.check(simProperty(coverage, stats), simParameters(1_000));
 const failed = details.failed;
+if (!details.failed && details.numRuns === 0) console.error('nothing ran:', details);
 if (details.failed) {
   const [seed, masters, steps] = details.counterexample ?? [0, 0, []];
   console.error(`FAILED: ${(details.errorInstance as Error | undefined)?.message ?? 'see above'}`);
@@ -19,6 +31,7 @@ if (details.failed) {
   for (const [i, c] of steps.entries()) console.error(`  ${i + 1}. ${describe(c)}`);
   console.error(`\nreplay: SIM_SEED=${details.seed} SIM_PATH=${details.counterexamplePath} npm run sim`);
 }
+clearInterval(watchdog);
 const seconds = (performance.now() - started) / 1000;
 console.log(
   `\n${stats.runs} runs in ${seconds.toFixed(1)} s (${(stats.runs / seconds).toFixed(1)} runs/s), ${stats.acked} acknowledged messages`,
@@ -27,4 +40,4 @@ console.log(lengthHistogram(stats.steps));
 console.log(coverage.table());
 const missing = coverage.missing();
 if (missing.length > 0) console.log(`never reached: ${missing.join(', ')}`);
-process.exit(failed || missing.length > 0 ? 1 : 0);
+process.exitCode = failed || missing.length > 0 ? 1 : 0;

@@ -14,6 +14,9 @@ export interface SimStats {
   ms: number;
 }
 
+/** What the running simulation is doing (for a watchdog outside it). */
+export const progress = { run: 0, step: 0, what: '' };
+
 export function simProperty(coverage: Coverage, stats: SimStats) {
   return fc.asyncProperty(
     fc.integer({ min: 1, max: 2 ** 31 - 1 }),
@@ -26,8 +29,11 @@ export function simProperty(coverage: Coverage, stats: SimStats) {
       await sim.boot();
       let step = 0;
       try {
+        progress.run++;
         for (const cmd of commands) {
           step++;
+          progress.step = step;
+          progress.what = describe(cmd);
           await run(sim, cmd);
           await sim.checkInvariants();
         }

@@ -15,11 +15,12 @@ import { type AcceptResult, Outbox, type OutboxChange } from '../src/outbox.ts';
 import type { FailoverRecord } from '../src/store/schema.ts';
 import type { Store, StoreEvent } from '../src/store/store.ts';
 import { Assigner } from './assigner.ts';
-import { type Balancer, createBalancer } from './balancer.actor.ts';
+import { type Balancer, type BalancerActor, createBalancer } from './balancer.actor.ts';
 import { type Clock, realClock } from './clock.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { createMasterLogic } from './master.actor.ts';
 import { logMaster } from './master-log.ts';
+import { Monitor } from './monitor.actor.ts';
 import { SimNetwork } from './sim.transport.ts';
 import type { Transport } from './transport.ts';
 
@@ -32,6 +33,8 @@ export interface SystemOptions {
   network?: SimNetwork;
   /** Transports for non-sim masters, by phone. */
   transports?: Map<string, Transport>;
+  /** prom-client's process metrics in the monitor's registry (the service turns them on). */
+  processMetrics?: boolean;
   /** XState inspection observer for every actor (the inspector's bridge); none: no inspection. */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
   /**
@@ -101,8 +104,9 @@ export class SwitchboardSystem {
   readonly store: Store;
   readonly outbox: Outbox;
   readonly network: SimNetwork;
-  readonly balancer: Balancer;
+  readonly balancer: Balancer & { readonly actor: BalancerActor };
   readonly supervisor: Actor<SupervisorLogic>;
+  readonly monitor: Monitor;
   readonly dispatchers = new Map<string, Dispatcher>();
   readonly assigner: Assigner;
   readonly #masters = new Map<string, MasterConfig>();
@@ -203,6 +207,10 @@ export class SwitchboardSystem {
         firstIncident: Math.max(store.get('meta', 'incident') ?? 0, ...incidents, 0) + 1,
       },
     });
+    this.monitor = new Monitor(this, {
+      processMetrics: options.processMetrics ?? false,
+      inspect: options.inspect,
+    });
   }
 
   transport(phone: string): Transport {
@@ -216,6 +224,8 @@ export class SwitchboardSystem {
     this.#cleanups.push(this.outbox.onChange((change) => this.#onOutbox(change)));
     this.#cleanups.push(this.store.onEvent((event) => this.#onStore(event)));
     this.supervisor.start();
+    this.monitor.start();
+    this.#cleanups.push(() => this.monitor.stop());
     for (const [phone, ref] of Object.entries(this.supervisor.getSnapshot().context.masters)) {
       const cfg = this.#masters.get(phone);
       if (!cfg) continue;
@@ -239,6 +249,7 @@ export class SwitchboardSystem {
         // (A resend avoids this master: the assigner reads that from the message's history.)
         onOutcome: (_m, outcome, latencyMs) => {
           this.balancer.observe(phone, outcome === 'sent' ? 'sent' : 'failed', latencyMs);
+          this.monitor.sendFinished(phone, outcome, latencyMs);
         },
       });
       this.dispatchers.set(phone, dispatcher);
@@ -552,6 +563,9 @@ export class SwitchboardSystem {
     if (this.#stopping) return;
     this.#stopping = true;
     if (this.#retentionTimer !== undefined) this.clock.clearTimeout(this.#retentionTimer);
+    // No alert or report writes from here on: the final flush below must not chase new ones, and the
+    // shutdown itself (sends aborted, masters stopped) is no condition to alert on.
+    this.monitor.stop();
     this.assigner.stop();
     await Promise.all([...this.dispatchers.values()].map((d) => d.stop(graceMs)));
     await this.store.flushed().catch((err: unknown) => this.log.error({ err }, 'final commit failed'));

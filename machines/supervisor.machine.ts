@@ -3,7 +3,7 @@
 // that rolls back is retried with capped backoff while its master stays unroutable, so messages
 // are never left on a dead master. A manual failover drains its source ("master.drain"): it takes
 // nothing until "master.reset". Pure: the master and incident logic are provided.
-import { type ActorRefFrom, assign, enqueueActions, raise, setup } from 'xstate';
+import { type ActorRefFrom, assign, emit, enqueueActions, raise, setup } from 'xstate';
 import { type FailoverOutput, failoverMachine } from './failover.machine.ts';
 import { type MasterEmitted, type MasterSettings, masterMachine } from './master.machine.ts';
 
@@ -55,11 +55,24 @@ export type SupervisorEvent =
   | { type: 'master.add'; master: SupervisorMasterInput }
   | { type: 'master.remove'; phone: string };
 
+/** Facts about incidents, for the monitor (alerts, failover counts and durations). */
+export type SupervisorEmitted =
+  | { type: 'failover.started'; id: string; from: string; reason: string; manual: boolean }
+  | {
+      type: 'failover.completed';
+      id: string;
+      from: string;
+      to: string | null;
+      moved: { messages: number; contacts: number };
+    }
+  | { type: 'failover.rolledBack'; id: string; from: string; note: string | null };
+
 export const supervisorMachine = setup({
   types: {
     input: {} as SupervisorInput,
     context: {} as SupervisorContext,
     events: {} as SupervisorEvent,
+    emitted: {} as SupervisorEmitted,
   },
   actors: { master: masterMachine, failover: failoverMachine },
   guards: {
@@ -121,6 +134,23 @@ export const supervisorMachine = setup({
         nextIncident: context.nextIncident + 1,
       };
     }),
+    /** Runs after startIncident: the incident it just opened is in context. */
+    emitStarted: emit(({ context, event }) => {
+      const from =
+        event.type === 'master.failed' || event.type === 'failover.retry'
+          ? event.phone
+          : event.type === 'failover.execute'
+            ? event.from
+            : '';
+      const incident = context.incidents[from];
+      return {
+        type: 'failover.started' as const,
+        id: incident?.id ?? '',
+        from,
+        reason: incident?.reason ?? '',
+        manual: incident?.manual ?? false,
+      };
+    }),
     drainSource: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'failover.execute') return;
       const ref = context.masters[event.from];
@@ -156,6 +186,16 @@ export const supervisorMachine = setup({
       if (!incident) return;
       const { [incident.from]: _, ...rest } = context.incidents;
       const output = (event as unknown as { output?: FailoverOutput }).output;
+      if (output?.status === 'rolledBack')
+        enqueue.emit({ type: 'failover.rolledBack', id, from: incident.from, note: output.note });
+      else if (output)
+        enqueue.emit({
+          type: 'failover.completed',
+          id,
+          from: incident.from,
+          to: output.backup,
+          moved: output.moved,
+        });
       const failedAgain = context.failedAgain[incident.from];
       const { [incident.from]: ____, ...upDuring } = context.upDuring;
       enqueue.assign({ upDuring });
@@ -243,7 +283,7 @@ export const supervisorMachine = setup({
   }),
   on: {
     'master.failed': [
-      { guard: 'noIncidentYet', actions: ['markDown', 'startIncident'] },
+      { guard: 'noIncidentYet', actions: ['markDown', 'startIncident', 'emitStarted'] },
       { guard: 'failedAgainDuringIncident', actions: ['markDown', 'rememberFailure'] },
       { actions: 'markDown' },
     ],
@@ -252,8 +292,8 @@ export const supervisorMachine = setup({
     'master.degraded': { actions: ['markDown', 'noteUpDuringIncident'] },
     'master.recovering': { actions: 'markDown' },
     'master.exhausted': { actions: 'markDown' },
-    'failover.execute': { guard: 'knownMaster', actions: ['startIncident', 'drainSource'] },
-    'failover.retry': { guard: 'retryDue', actions: 'startIncident' },
+    'failover.execute': { guard: 'knownMaster', actions: ['startIncident', 'emitStarted', 'drainSource'] },
+    'failover.retry': { guard: 'retryDue', actions: ['startIncident', 'emitStarted'] },
     'master.reset': { guard: 'knownMaster', actions: 'resetMaster' },
     'master.add': { actions: 'addMaster' },
     'master.remove': { actions: 'removeMaster' },

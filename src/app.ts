@@ -14,6 +14,7 @@ import {
   healthRoutes,
   masterRoutes,
   messageRoutes,
+  monitorRoutes,
   simRoutes,
 } from './http/routes.ts';
 import type { Logger } from './logger.ts';
@@ -101,6 +102,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(messageRoutes(sb));
   await app.register(balancerRoutes(sb));
   await app.register(failoverRoutes(sb));
+  await app.register(monitorRoutes(sb));
   if (sb.hasSimMasters) await app.register(simRoutes(sb));
   await app.register(inspectorRoutes(sb.inspection.bridge));
   return app;

@@ -17,7 +17,7 @@ usage: switchboard <command> [options]
 
 commands:
   serve    run the service (default)
-  status   print the fleet of a running service
+  status   print the fleet and open alerts of a running service
   send     send a message through a running service
   pair     link a WhatsApp number (a baileys master) as a new device
 
@@ -38,6 +38,8 @@ switchboard <command> --help for its options`,
 environment: SWITCHBOARD_TOKEN (bearer token for every route but /healthz and /readyz; empty = none),
              SWITCHBOARD_READ_TOKEN (a second token that may only read; needs SWITCHBOARD_TOKEN), LOG_LEVEL`,
   status: `usage: switchboard status [--url URL] [--json]
+
+  Prints the fleet (GET /api/masters), then the alerts not resolved (GET /api/alerts).
 
   --url URL   the running service (default ${DEFAULT_URL})
   --json      print the raw JSON of GET /api/masters
@@ -197,6 +199,31 @@ async function status(argv: string[]): Promise<void> {
     reason: m.reason ?? '',
   }));
   console.table(rows);
+  // Alerts not resolved (open or acknowledged); a service without a monitor answers 404: say nothing.
+  const alerts = await request(`${base}/api/alerts`, { headers: bearer(token) });
+  if (alerts.status !== 200) return;
+  const active = (alerts.body as { alerts: AlertRow[] }).alerts.filter((a) => a.state !== 'resolved');
+  if (active.length === 0) return void console.log('no open alerts');
+  console.log(`open alerts (${active.length}):`);
+  console.table(
+    active.map((a) => ({
+      id: a.id,
+      severity: a.severity,
+      state: a.state,
+      key: a.key,
+      since: a.createdAt,
+      message: a.message,
+    })),
+  );
+}
+
+interface AlertRow {
+  id: string;
+  key: string;
+  severity: string;
+  state: string;
+  message: string;
+  createdAt: string;
 }
 
 interface MasterRow {

@@ -114,7 +114,32 @@ export const configSchema = z.strictObject({
       failureThreshold: positiveInt.default(5),
     })
     .prefault({}),
-  monitor: z.strictObject({ reportIntervalMs: positiveInt.default(60_000) }).prefault({}),
+  /** The monitor: reports, alert thresholds, history (README "Monitoring"). */
+  monitor: z
+    .strictObject({
+      /** A health report is logged and added to the history this often. */
+      reportIntervalMs: positiveInt.default(60_000),
+      /** Balance quality is sampled this often (the imbalance alert follows it). */
+      sampleIntervalMs: positiveInt.default(10_000),
+      /** Reports kept in the history (1,440: a day of minutes). */
+      historySize: positiveInt.max(100_000).default(1_440),
+      /** Resolved alerts kept; the oldest beyond this are dropped. */
+      keepResolvedAlerts: positiveInt.default(1_000),
+      /** Messages waiting for a master: a warning alert at this many, critical at queueCritical. */
+      queueWarning: positiveInt.default(1_000),
+      queueCritical: positiveInt.default(10_000),
+      /** Balance quality (0-100) under this opens a warning (never under the priority strategy). */
+      balanceQualityWarning: z.number().int().min(0).max(100).default(50),
+    })
+    .superRefine((m, ctx) => {
+      if (m.queueCritical <= m.queueWarning)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['queueCritical'],
+          message: `must be above queueWarning (${m.queueWarning})`,
+        });
+    })
+    .prefault({}),
   http: z
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),

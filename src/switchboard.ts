@@ -5,6 +5,7 @@ import type { InspectionEvent } from 'xstate';
 import type { LoadDistribution } from '../actors/balancer.actor.ts';
 import type { Clock } from '../actors/clock.ts';
 import { stateLabel } from '../actors/master-log.ts';
+import { type AlertView, alertView, type DashboardData } from '../actors/monitor.actor.ts';
 import { FAULT_KINDS, type Fault, SimNetwork, type SimSend } from '../actors/sim.transport.ts';
 import { SwitchboardSystem } from '../actors/system.ts';
 import type { Transport } from '../actors/transport.ts';
@@ -12,9 +13,16 @@ import { type BaileysOptions, createBaileysTransports } from '../actors/transpor
 import { InspectionBridge } from '../inspector/bridge.ts';
 import { type StatelyInspection, startStatelyInspector } from '../inspector/stately.ts';
 import type { MasterStateValue } from '../machines/master.machine.ts';
+import {
+  ALERT_SEVERITIES,
+  ALERT_STATES,
+  type AlertSeverity,
+  type AlertState,
+} from '../machines/monitor.machine.ts';
 import { type Config, type ConfigInput, parseConfig } from './config.ts';
 import { SwitchboardError } from './errors.ts';
 import { createLogger, type Logger } from './logger.ts';
+import type { HealthReport } from './monitor/report.ts';
 import type { AcceptResult, MessageCounts } from './outbox.ts';
 import { normalizePhone } from './phone.ts';
 import {
@@ -355,6 +363,52 @@ export class Switchboard {
     };
   }
 
+  // --- monitor -------------------------------------------------------------------------------
+
+  /** The health report now: fleet and per-master figures over the last report interval, and trends. */
+  getHealthReport(): HealthReport {
+    return this.#system.monitor.getHealthReport();
+  }
+
+  /** What a dashboard shows: the report's figures, active alerts, recent failovers, the last hour. */
+  getDashboardData(): DashboardData {
+    return this.#system.monitor.getDashboardData();
+  }
+
+  /** Alerts, newest first; `severity` and `state` filter (unknown values: 400 SB_ERR_VALIDATION). */
+  getAlerts(filter: { severity?: string; state?: string } = {}): AlertView[] {
+    const { severity, state } = filter;
+    if (severity !== undefined && !ALERT_SEVERITIES.includes(severity as AlertSeverity))
+      throw new SwitchboardError(
+        'SB_ERR_VALIDATION',
+        `unknown severity "${severity}"; valid: ${ALERT_SEVERITIES.join(', ')}`,
+        400,
+      );
+    if (state !== undefined && !ALERT_STATES.includes(state as AlertState))
+      throw new SwitchboardError(
+        'SB_ERR_VALIDATION',
+        `unknown state "${state}"; valid: ${ALERT_STATES.join(', ')}`,
+        400,
+      );
+    return this.#system.monitor
+      .getAlerts({
+        ...(severity === undefined ? {} : { severity: severity as AlertSeverity }),
+        ...(state === undefined ? {} : { state: state as AlertState }),
+      })
+      .map(alertView);
+  }
+
+  /** Acknowledges an alert by id (404 SB_ERR_UNKNOWN_ALERT); an acknowledged or resolved one stays as it is. */
+  async acknowledgeAlert(id: string): Promise<AlertView> {
+    const alert = await this.#system.monitor.acknowledgeAlert(id);
+    return alertView(alert);
+  }
+
+  /** The Prometheus text exposition of the service's own registry. */
+  metrics(): Promise<{ contentType: string; body: string }> {
+    return this.#system.monitor.metrics.scrape();
+  }
+
   // --- simulated masters ---------------------------------------------------------------------
 
   /** True when at least one master runs on the simulated transport. */
@@ -446,6 +500,7 @@ export async function createSwitchboard(
       store,
       log,
       network,
+      processMetrics: true,
       inspect: inspection.inspect,
       ...(clock ? { clock } : {}),
       transports: new Map<string, Transport>([

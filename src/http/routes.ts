@@ -2,12 +2,17 @@
 // validates its input by schema, calls one operation and shapes the answer.
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Fault } from '../../actors/sim.transport.ts';
+import type { AlertSeverity, AlertState } from '../../machines/monitor.machine.ts';
 import { SwitchboardError } from '../errors.ts';
 import type { MessageStatus } from '../store/schema.ts';
 import type { Switchboard } from '../switchboard.ts';
 import { errorBody } from './errors.ts';
 import {
+  alertParams,
+  alertSchema,
+  alertsQuery,
   countsSchema,
+  dashboardSchema,
   distributionSchema,
   errorSchema,
   failoverSchema,
@@ -16,6 +21,7 @@ import {
   masterSchema,
   messageSchema,
   phoneParams,
+  reportSchema,
   sendBody,
 } from './schemas.ts';
 
@@ -291,6 +297,39 @@ export function simRoutes(sb: Switchboard): FastifyPluginAsync {
         },
       },
       async () => ({ sends: sb.simSends().map((s) => ({ ...s, at: new Date(s.at).toISOString() })) }),
+    );
+  };
+}
+
+/** The monitor: health report, dashboard data, alerts, and the Prometheus scrape. */
+export function monitorRoutes(sb: Switchboard): FastifyPluginAsync {
+  return async (app) => {
+    // Read, or public with http.metricsPublic (Prometheus in a trusted network): see http/auth.ts.
+    app.get('/metrics', { config: { access: 'metrics' } }, async (_request, reply) => {
+      const { contentType, body } = await sb.metrics();
+      return reply.type(contentType).send(body);
+    });
+    app.get('/api/report', { schema: { response: { 200: reportSchema } } }, async () => sb.getHealthReport());
+    app.get('/api/dashboard', { schema: { response: { 200: dashboardSchema } } }, async () =>
+      sb.getDashboardData(),
+    );
+    app.get<{ Querystring: { severity?: AlertSeverity; state?: AlertState } }>(
+      '/api/alerts',
+      {
+        schema: {
+          querystring: alertsQuery,
+          response: {
+            200: { type: 'object', properties: { alerts: { type: 'array', items: alertSchema } } },
+            ...errors,
+          },
+        },
+      },
+      async (request) => ({ alerts: sb.getAlerts(request.query) }),
+    );
+    app.post<{ Params: { id: string } }>(
+      '/api/alerts/:id/ack',
+      { schema: { params: alertParams, response: { 200: alertSchema, ...errors } } },
+      async (request) => sb.acknowledgeAlert(request.params.id),
     );
   };
 }

@@ -1,6 +1,9 @@
 // The records the store keeps, by collection. Records are replaced, never mutated in place: a
 // change is a new object put under the same key, so the journal, the checkpoint and an undo after a
 // failed write can all hold references instead of copies.
+import type { Alert } from '../../machines/monitor.machine.ts';
+import type { ReportSample } from '../monitor/report.ts';
+
 export const MESSAGE_STATUSES = [
   'queued',
   'assigned',
@@ -78,8 +81,12 @@ export interface Collections {
   affinity: string;
   masters: MasterRecord;
   failovers: FailoverRecord;
-  /** Counters: 'incident' (last failover incident number). */
+  /** Counters: 'incident' (last failover incident number), 'alert' (last alert number). */
   meta: number;
+  /** The monitor's alerts by id (resolved ones too, the oldest dropped past monitor.keepResolvedAlerts). */
+  alerts: Alert;
+  /** The health report history, one compact sample per report, keyed by time (monitor.historySize of them). */
+  reports: ReportSample;
 }
 export type CollectionName = keyof Collections;
 export const COLLECTIONS: readonly CollectionName[] = [
@@ -89,6 +96,8 @@ export const COLLECTIONS: readonly CollectionName[] = [
   'masters',
   'failovers',
   'meta',
+  'alerts',
+  'reports',
 ];
 
 /**

@@ -187,11 +187,17 @@ describe('with a token set', () => {
 });
 
 describe('GET /inspector/machines.json', () => {
-  it('lists the chart of every machine: supervisor, failover, balancer, master', async () => {
+  it('lists the chart of every machine: supervisor, failover, balancer, master, monitor', async () => {
     const res = await app.inject({ url: '/inspector/machines.json' });
     expect(res.statusCode).toBe(200);
     const body = res.json() as MachinesResponse;
-    expect(body.machines.map((m) => m.id)).toEqual(['supervisor', 'failover', 'balancer', 'master']);
+    expect(body.machines.map((m) => m.id)).toEqual([
+      'supervisor',
+      'failover',
+      'balancer',
+      'master',
+      'monitor',
+    ]);
     const master = body.machines.find((m) => m.id === 'master')!;
     expect(master.root.children.map((c) => c.key)).toEqual(['healthy', 'degraded', 'failed', 'recovering']);
   });
@@ -204,7 +210,7 @@ describe('GET /inspector/stream', () => {
     stream.close();
     if (hello?.type !== 'hello') throw new Error('expected a hello');
     expect(hello.actors.map((a) => a.label).sort()).toEqual(
-      ['balancer', 'supervisor', ...PHONES.slice(0, 3).map((p) => `master:${p}`)].sort(),
+      ['balancer', 'monitor', 'supervisor', ...PHONES.slice(0, 3).map((p) => `master:${p}`)].sort(),
     );
     const master = hello.actors.find((a) => a.label === `master:${A}`)!;
     expect(master.machine).toBe('master');

@@ -55,6 +55,11 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/api/failovers' },
   { method: 'POST', path: '/api/sim/masters/:phone/fault' },
   { method: 'GET', path: '/api/sim/sends' },
+  { method: 'GET', path: '/metrics' },
+  { method: 'GET', path: '/api/report' },
+  { method: 'GET', path: '/api/dashboard' },
+  { method: 'GET', path: '/api/alerts' },
+  { method: 'POST', path: '/api/alerts/:id/ack' },
   { method: 'GET', path: '/inspector' },
   { method: 'GET', path: '/inspector/' },
   { method: 'GET', path: '/inspector/assets/:file' },
@@ -108,6 +113,10 @@ const queryValue = fc.oneof(
     '1.5',
     '1e3',
     'NaN',
+    'critical',
+    'info',
+    'open',
+    'resolved',
   ),
   ...MASTERS.map((p) => fc.constant(p)),
   unicode,
@@ -115,7 +124,17 @@ const queryValue = fc.oneof(
   fc.integer().map(String),
 );
 const queryKey = fc.oneof(
-  fc.constantFrom('status', 'master', 'limit', 'status[]', '__proto__', 'constructor', 'limit[0]'),
+  fc.constantFrom(
+    'status',
+    'master',
+    'limit',
+    'status[]',
+    '__proto__',
+    'constructor',
+    'limit[0]',
+    'severity',
+    'state',
+  ),
   unicode,
 );
 /** A query string: well-encoded pairs, repeated keys, or raw junk with broken escapes. */

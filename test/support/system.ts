@@ -60,6 +60,8 @@ export async function startTestSystem(
     /** The simulated file layer (then the data dir is /data in it, and no real file is touched). */
     fs?: SimFileSystem;
     clock?: SimulatedClock;
+    /** The system's logger (default: silent unless TEST_LOG names a level). */
+    log?: pino.Logger;
   } = {},
 ): Promise<TestSystem> {
   const dir = options.fs ? '/data' : (options.dir ?? tempDir());
@@ -77,7 +79,7 @@ export async function startTestSystem(
   });
   const settle = options.fs ? drain : settleRealIo;
   const network = new SimNetwork({ clock, latencyMs: 20, seed: 3 });
-  const log = pino({ level: process.env.TEST_LOG ?? 'silent' });
+  const log = options.log ?? pino({ level: process.env.TEST_LOG ?? 'silent' });
   const system = await new SwitchboardSystem({ config, store, log, clock, network }).start();
   const advance = async (ms: number, stepMs = 20) => {
     await settle();

@@ -22,7 +22,7 @@ export const quietLog = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
 export function tempDataDir(): { dir: string; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-baileys-'));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }) };
 }
 
 /** Writes credentials of an already paired device for `phone`, as `switchboard pair` would leave them. */

@@ -615,7 +615,7 @@ export class Simulation {
       if (m.status === 'failed') {
         failed++;
         check(
-          /no acknowledgement after \d attempts|not on WhatsApp/.test(m.history.at(-1)?.note ?? ''),
+          /no acknowledgement after \d+ attempts|not on WhatsApp/.test(m.history.at(-1)?.note ?? ''),
           `${id} failed without a reason: ${JSON.stringify(m.history)}`,
         );
       } else

@@ -161,7 +161,7 @@ export class SwitchboardSystem {
           store.transaction((tx) => tx.put('affinity', to, phone)).catch(() => undefined);
         },
       },
-      log: log.child({ actor: 'balancer' }),
+      log,
       ...(options.random ? { random: options.random } : {}),
       inspect: options.inspect,
     });

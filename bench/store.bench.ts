@@ -7,7 +7,6 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { realClock } from '../actors/clock.ts';
 import { SimNetwork } from '../actors/sim.transport.ts';
 import { SwitchboardSystem } from '../actors/system.ts';
 import { parseConfig } from '../src/config.ts';

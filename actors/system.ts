@@ -400,29 +400,40 @@ export class SwitchboardSystem {
     reason: string;
     manual: boolean;
   }): Promise<Moved> {
-    const note = to
-      ? `failover ${id}: moved from ${from} to ${to}`
-      : `failover ${id}: ${from} failed, no backup`;
+    // The backup was routable when it was chosen; if it failed since (a transfer that waited for the
+    // disk, say), its own incident may have run already and would not run again: nothing may move
+    // onto it. Checked in the same tick the transfer is applied, so no state change can fall between.
+    const lost = to !== null && !this.masterRef(to)?.getSnapshot().hasTag('routable');
+    const target = lost ? null : to;
+    const note = target
+      ? `failover ${id}: moved from ${from} to ${target}`
+      : lost
+        ? `failover ${id}: ${from} failed; its backup ${to} failed before the transfer, no backup`
+        : `failover ${id}: ${from} failed, no backup`;
     const number = Number(id.slice(3)) || 0;
-    const result = await this.outbox.transfer(from, to, note, (tx, moved) => {
+    const result = await this.outbox.transfer(from, target, note, (tx, moved) => {
       tx.put('failovers', id, {
         id,
         from,
-        to,
+        to: target,
         reason,
         manual,
         status: 'activating',
         startedAt: this.#startedAt.get(id) ?? this.clock.now(),
         moved: { messages: moved.messages, contacts: moved.contacts },
-        ...(to ? {} : { note: `no routable backup: ${moved.messages} messages wait in the queue` }),
+        ...(target
+          ? {}
+          : {
+              note: `${lost ? `backup ${to} failed before the transfer; ` : ''}no routable backup: ${moved.messages} messages wait in the queue`,
+            }),
       });
       if ((tx.get('meta', 'incident') ?? 0) < number) tx.put('meta', 'incident', number);
     });
     this.log.warn(
-      { failover: id, from, to, messages: result.messages, contacts: result.contacts },
-      to ? 'failover: transfer committed' : 'failover: no backup, messages returned to the queue',
+      { failover: id, from, to: target, messages: result.messages, contacts: result.contacts },
+      target ? 'failover: transfer committed' : 'failover: no backup, messages returned to the queue',
     );
-    return { messages: result.messages, contacts: result.contacts };
+    return { messages: result.messages, contacts: result.contacts, ...(lost ? { backup: null } : {}) };
   }
 
   async #audit(input: AuditInput): Promise<void> {

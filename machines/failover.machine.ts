@@ -29,6 +29,12 @@ export interface TransferInput {
 export interface Moved {
   messages: number;
   contacts: number;
+  /**
+   * Set when the transfer did not use the chosen backup: it had stopped being routable by the time
+   * the transfer committed (its own incident may already have run), so the messages went back to
+   * the queue instead (null).
+   */
+  backup?: string | null;
 }
 
 export interface FailoverContext extends FailoverInput {
@@ -136,7 +142,14 @@ export const failoverMachine = setup({
           reason: context.reason,
           manual: context.manual,
         }),
-        onDone: { target: 'activating', actions: assign({ moved: ({ event }) => event.output }) },
+        onDone: {
+          target: 'activating',
+          actions: assign({
+            moved: ({ event }) => ({ messages: event.output.messages, contacts: event.output.contacts }),
+            backup: ({ context, event }) =>
+              event.output.backup === undefined ? context.backup : event.output.backup,
+          }),
+        },
         onError: [
           {
             guard: 'mayRetryTransfer',

@@ -1,5 +1,6 @@
 // `npm run sim [-- --runs N]`: the whole-system simulation outside the test runner, for long runs
 // and for replaying a failure exactly (SIM_SEED=... SIM_PATH=... npm run sim).
+import { writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe } from './commands.ts';
 import { Coverage } from './coverage.ts';
@@ -32,6 +33,13 @@ if (details.failed) {
   console.error(`\nshrunk counterexample: seed ${seed}, ${masters} masters, ${steps.length} steps:`);
   for (const [i, c] of steps.entries()) console.error(`  ${i + 1}. ${describe(c)}`);
   console.error(`\nreplay: SIM_SEED=${details.seed} SIM_PATH=${details.counterexamplePath} npm run sim`);
+  // The shrunk run as data: copied into test/model/sim/regressions/ (with a "why"), the suite
+  // replays it as it is, whatever later changes to the command generators.
+  writeFileSync(
+    '.sim-counterexample.json',
+    `${JSON.stringify({ why: '', seed, masters, steps }, null, 1)}\n`,
+  );
+  console.error('shrunk run written to .sim-counterexample.json');
 }
 clearInterval(watchdog);
 const seconds = (performance.now() - started) / 1000;

@@ -23,42 +23,7 @@ export function simProperty(coverage: Coverage, stats: SimStats) {
     fc.integer({ min: 3, max: 5 }),
     // size 'max': without it fast-check caps an array near 10 items whatever maxLength says
     fc.array(commandArb, { minLength: 50, maxLength: 500, size: 'max' }),
-    async (seed, masters, commands: Command[]) => {
-      const started = performance.now();
-      const sim = new Simulation(seed, masters, coverage);
-      await sim.boot();
-      let step = 0;
-      try {
-        progress.run++;
-        for (const cmd of commands) {
-          step++;
-          progress.step = step;
-          progress.what = describe(cmd);
-          await run(sim, cmd);
-          await sim.checkInvariants();
-        }
-        const end = await sim.finish();
-        stats.acked += end.acked;
-        stats.failedAfterMaxAttempts += end.failed;
-      } catch (err) {
-        const trail = commands
-          .slice(Math.max(0, step - 12), step)
-          .map((c, i) => `  ${step - Math.min(step, 12) + i + 1}. ${describe(c)}`);
-        (err as Error).message =
-          `seed ${seed}, ${masters} masters, step ${step}/${commands.length}: ${(err as Error).message}\n last steps:\n${trail.join('\n')}`;
-        // The first failure, before fast-check spends minutes shrinking it (SIM_PROGRESS=1).
-        if (process.env.SIM_PROGRESS && !progress.failed) {
-          progress.failed = true;
-          console.error(`first failure (shrinking now): ${(err as Error).message}`);
-        }
-        throw err;
-      } finally {
-        await sim.close();
-        stats.runs++;
-        stats.steps.push(commands.length);
-        stats.ms += performance.now() - started;
-      }
-    },
+    (seed, masters, commands: Command[]) => runOne(seed, masters, commands, coverage, stats),
   );
 }
 
@@ -84,4 +49,48 @@ export function lengthHistogram(steps: readonly number[]): string {
         `${String(b).padStart(3)}-${String(b + 49).padStart(3)} steps: ${String(c).padStart(5)} runs`,
     )
     .join('\n');
+}
+
+/** One simulated run: boot, every step with the invariants checked after it, the final check. */
+export async function runOne(
+  seed: number,
+  masters: number,
+  commands: readonly Command[],
+  coverage: Coverage,
+  stats: SimStats,
+): Promise<void> {
+  const started = performance.now();
+  const sim = new Simulation(seed, masters, coverage);
+  await sim.boot();
+  let step = 0;
+  try {
+    progress.run++;
+    for (const cmd of commands) {
+      step++;
+      progress.step = step;
+      progress.what = describe(cmd);
+      await run(sim, cmd);
+      await sim.checkInvariants();
+    }
+    const end = await sim.finish();
+    stats.acked += end.acked;
+    stats.failedAfterMaxAttempts += end.failed;
+  } catch (err) {
+    const trail = commands
+      .slice(Math.max(0, step - 12), step)
+      .map((c, i) => `  ${step - Math.min(step, 12) + i + 1}. ${describe(c)}`);
+    (err as Error).message =
+      `seed ${seed}, ${masters} masters, step ${step}/${commands.length}: ${(err as Error).message}\n last steps:\n${trail.join('\n')}`;
+    // The first failure, before fast-check spends minutes shrinking it (SIM_PROGRESS=1).
+    if (process.env.SIM_PROGRESS && !progress.failed) {
+      progress.failed = true;
+      console.error(`first failure (shrinking now): ${(err as Error).message}`);
+    }
+    throw err;
+  } finally {
+    await sim.close();
+    stats.runs++;
+    stats.steps.push(commands.length);
+    stats.ms += performance.now() - started;
+  }
 }

@@ -534,10 +534,16 @@ export class Simulation {
       const s = ref.getSnapshot();
       const settled = !sup.incidents[phone] && !sup.retries[phone] && store.available;
       if (s.matches('failed') && settled && (sup.failedOver[phone] || s.matches({ failed: 'drained' }))) {
-        check(
-          system.outbox.ownedCount(phone) === 0,
-          `${this.#time()} ${phone} was failed over but still owns ${system.outbox.ownedCount(phone)} messages`,
-        );
+        if (system.outbox.ownedCount(phone) !== 0) {
+          const owned = [...store.map('messages').values()].find(
+            (m) => m.master === phone && ['assigned', 'sending', 'unknown'].includes(m.status),
+          );
+          const incidents = [...store.map('failovers').values()].filter((f) => f.from === phone).slice(-2);
+          check(
+            false,
+            `${this.#time()} ${phone} was failed over but still owns ${system.outbox.ownedCount(phone)} messages; state ${JSON.stringify(s.value)}, its last incidents ${JSON.stringify(incidents)}, one of them: ${JSON.stringify(owned?.history)}`,
+          );
+        }
       }
     }
     // (a restart requeues a removed master's messages in its first commit; with the disk down that waits for the disk)

@@ -48,6 +48,8 @@ export class SimNetwork {
   readonly clock: Clock;
   readonly latencyMs: number;
   readonly sends: SimSend[] = [];
+  /** Called as each send reaches the network (tests check who sent it, at that instant). */
+  onSend: ((send: SimSend) => void) | undefined;
   /** Recipients the simulated WhatsApp does not know: sends to them fail for good (404). */
   readonly notOnWhatsApp = new Set<string>();
   readonly #accounts = new Map<string, SimTransport>();
@@ -89,6 +91,7 @@ export class SimNetwork {
   recordSend(master: string, message: OutgoingMessage): void {
     const send = { messageId: message.messageId, master, to: message.to, at: this.clock.now() };
     this.sends.push(send);
+    this.onSend?.(send);
     if (this.#sendLog) appendFileSync(this.#sendLog, `${JSON.stringify(send)}\n`);
   }
 }

@@ -194,6 +194,18 @@ export class Simulation {
 
   #watch(): void {
     const { system, store, coverage } = this;
+    // Invariant 1 at the instant of the send: a master sends only a message it owns and has durably
+    // marked `sending` (a failover or a reload that moved it in between wins).
+    this.network.onSend = (s) => {
+      const m = system.outbox.get(s.messageId);
+      if (!m || m.master !== s.master || m.status !== 'sending')
+        this.#violate(
+          `${s.messageId} went on the wire on ${s.master}, which does not own it now (${m ? `${m.status} on ${m.master}` : 'not live'}): ${JSON.stringify(m?.history)}`,
+        );
+    };
+    this.#detach.push(() => {
+      this.network.onSend = undefined;
+    });
     this.#detach.push(
       system.outbox.onChange((c) => {
         if (c.type !== 'status') return;

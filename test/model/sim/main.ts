@@ -1,6 +1,7 @@
 // `npm run sim [-- --runs N]`: the whole-system simulation outside the test runner, for long runs
 // and for replaying a failure exactly (SIM_SEED=... SIM_PATH=... npm run sim).
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import fc from 'fast-check';
 import { describe } from './commands.ts';
 import { Coverage } from './coverage.ts';
@@ -43,11 +44,20 @@ if (details.failed) {
 }
 clearInterval(watchdog);
 const seconds = (performance.now() - started) / 1000;
-console.log(
-  `\n${stats.runs} runs in ${seconds.toFixed(1)} s (${(stats.runs / seconds).toFixed(1)} runs/s), ${stats.acked} acknowledged messages`,
-);
-console.log(lengthHistogram(stats.steps));
-console.log(coverage.table());
 const missing = coverage.missing();
-if (missing.length > 0) console.log(`never reached: ${missing.join(', ')}`);
+const summary = [
+  `${stats.runs} runs in ${seconds.toFixed(1)} s (${(stats.runs / seconds).toFixed(1)} runs/s), ${stats.acked} acknowledged messages, ${stats.failedAfterMaxAttempts} failed after maxAttempts${failed ? ', FAILED' : ''}`,
+  lengthHistogram(stats.steps),
+  coverage.table(),
+  ...(missing.length > 0 ? [`never reached: ${missing.join(', ')}`] : []),
+].join('\n');
+console.log(`\n${summary}`);
+// A run of the whole property (not a replay) is recorded, like a benchmark's figures.
+if (!process.env.SIM_PATH) {
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(
+    'bench/results/sim.md',
+    `# npm run sim -- --runs ${stats.runs}\n\n${new Date().toISOString()}, Node ${process.version}, ${cpus().length} cores, seed ${details.seed}\n\n\`\`\`\n${summary}\n\`\`\`\n`,
+  );
+}
 process.exitCode = failed || missing.length > 0 ? 1 : 0;

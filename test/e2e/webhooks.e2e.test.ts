@@ -216,7 +216,9 @@ describe('webhooks end to end', () => {
     await until(
       'all 60 sent',
       async () => {
-        const { body } = await api<{ counts: Record<string, number> }>('/api/messages?limit=1');
+        const { body } = await api<{ counts: { queued: number; assigned: number; sending: number } }>(
+          '/api/messages?limit=1',
+        );
         return body.counts.queued + body.counts.assigned + body.counts.sending === 0 && ids.length === 60;
       },
       10_000,

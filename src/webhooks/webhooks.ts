@@ -112,6 +112,8 @@ export class Webhooks {
     orderKey: string,
     at = this.#clock.now(),
   ): number {
+    // The common case costs nothing on the hot path: no endpoint, no work.
+    if (this.#configured.length === 0 && this.#store.map('webhooks').size === 0) return 0;
     const targets = this.endpoints().filter((e) => wantsEvent(e, type));
     if (targets.length === 0) return 0;
     const event: WebhookEvent = { id: `evt_${this.#newId()}`, type, at, data };

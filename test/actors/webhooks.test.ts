@@ -7,6 +7,8 @@ import type { ConfigInput } from '../../src/config.ts';
 import { seededRandom } from '../../src/routing/random.ts';
 import { Store } from '../../src/store/store.ts';
 import type { Fetch } from '../../src/webhooks/delivery.ts';
+import { simClock } from '../support/clock.ts';
+import { SimFileSystem } from '../support/sim-fs.ts';
 import { RECIPIENTS, startTestSystem, type TestSystem, tempDir } from '../support/system.ts';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
@@ -326,5 +328,50 @@ describe('webhook delivery policy', () => {
     } finally {
       await disk.close();
     }
+  });
+
+  it('at every instant a crash could strike, a message status on disk has its event on disk with it', async () => {
+    const clock = simClock();
+    clock.set(Date.UTC(2026, 0, 1));
+    const fs = new SimFileSystem(clock);
+    const r = receiver(
+      () => t,
+      () => 'hang',
+    );
+    current = await startTestSystem({
+      fs,
+      clock,
+      fetch: r.fetch,
+      random: seededRandom(7),
+      config: { webhooks: [{ url: URL_A, events: ['message.sent', 'message.delivered'] }] },
+    });
+    const t = current;
+    await t.advance(200);
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++)
+      void t.system.send({ to: RECIPIENTS[i]!, text: `m${i}` }).then((a) => ids.push(a.id));
+    let checked = 0;
+    let withEvents = 0;
+    for (let step = 0; step < 120; step++) {
+      await t.advance(1, 1);
+      const disk = await Store.open('/data', { fs: fs.image(), lock: false, checkpointer: 'off' });
+      try {
+        const events = new Set(
+          [...disk.map('webhookDeliveries').values()].map((d) => `${d.event.type} ${d.event.data.messageId}`),
+        );
+        for (const id of ids) {
+          const m = disk.get('messages', id) ?? (await disk.archived(id));
+          if (m?.status === 'sent' || m?.status === 'delivered')
+            expect(events).toContain(`message.sent ${id}`);
+          if (m?.status === 'delivered') expect(events).toContain(`message.delivered ${id}`);
+        }
+        withEvents += events.size;
+        checked++;
+      } finally {
+        await disk.close();
+      }
+    }
+    expect(checked).toBe(120);
+    expect(withEvents).toBeGreaterThan(0);
   });
 });

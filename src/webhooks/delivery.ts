@@ -201,40 +201,42 @@ export class DeliveryWorker {
     this.#log.warn({ events: orphans.length }, 'webhook events of endpoints no longer configured are parked');
   }
 
+  /**
+   * One walk over the queue in recording order (the store's map keeps insertion order, and delivery
+   * keys are only ever added in sequence: replay and checkpoints keep it), stopping once every
+   * endpoint is at its bound, so a long backlog costs little per pass while requests are in flight.
+   */
   #pass(): void {
     if (this.#stopped || !this.#store.available) return;
     const now = this.#clock.now();
-    const byEndpoint = new Map<string, WebhookDelivery[]>();
-    for (const d of this.#store.map('webhookDeliveries').values()) {
-      if (d.state !== 'pending') continue;
-      let list = byEndpoint.get(d.endpoint);
-      if (!list) {
-        list = [];
-        byEndpoint.set(d.endpoint, list);
-      }
-      list.push(d);
+    const free = new Map<string, number>();
+    const busy = new Map<string, Set<string>>();
+    let open = 0;
+    for (const e of this.#w.endpoints()) {
+      const n = this.#settings.concurrency - (this.#inFlight.get(e.id) ?? 0);
+      free.set(e.id, n);
+      busy.set(e.id, new Set());
+      if (n > 0) open++;
     }
     let soonest = Number.POSITIVE_INFINITY;
-    for (const [id, list] of byEndpoint) {
-      const endpoint = this.#w.endpoint(id);
-      if (!endpoint) continue;
-      let free = this.#settings.concurrency - (this.#inFlight.get(id) ?? 0);
-      if (free <= 0) continue;
-      list.sort((a, b) => a.seq - b.seq);
+    for (const d of this.#store.map('webhookDeliveries').values()) {
+      if (open === 0) break;
+      if (d.state !== 'pending') continue;
+      const left = free.get(d.endpoint);
+      if (left === undefined || left <= 0) continue;
       // One event per order key at a time, the oldest first: a later event waits for the earlier one.
-      const busy = new Set<string>();
-      for (const d of list) {
-        if (free <= 0) break;
-        if (busy.has(d.orderKey)) continue;
-        busy.add(d.orderKey);
-        if (this.#running.has(d.id) || this.#w.undurable.has(d.id)) continue;
-        if (d.nextAt > now) {
-          soonest = Math.min(soonest, d.nextAt);
-          continue;
-        }
-        this.#start(d, endpoint);
-        free--;
+      const keys = busy.get(d.endpoint)!;
+      if (keys.has(d.orderKey)) continue;
+      keys.add(d.orderKey);
+      if (this.#running.has(d.id) || this.#w.undurable.has(d.id)) continue;
+      if (d.nextAt > now) {
+        soonest = Math.min(soonest, d.nextAt);
+        continue;
       }
+      const endpoint = this.#w.endpoint(d.endpoint)!;
+      this.#start(d, endpoint);
+      free.set(d.endpoint, left - 1);
+      if (left - 1 === 0) open--;
     }
     this.#arm(soonest);
   }
@@ -335,7 +337,7 @@ export class DeliveryWorker {
     }
   }
 
-  async #settle(d: WebhookDelivery, endpoint: WebhookEndpoint, outcome: Outcome): Promise<void> {
+  #settle(d: WebhookDelivery, endpoint: WebhookEndpoint, outcome: Outcome): void {
     if (outcome.kind === 'aborted') return;
     const webhook = endpoint.id;
     const log = this.#log.child({ webhook, event: d.event.id, type: d.event.type });
@@ -366,8 +368,10 @@ export class DeliveryWorker {
       next = { ...d, attempts, nextAt: now + wait, lastError: outcome.error };
       log.warn({ attempts, error: outcome.error, retryInMs: wait }, 'webhook failed; it is retried');
     }
-    // A failed write leaves the event queued as it was: it goes out again once the store is back.
-    await this.#store
+    // The change applies to memory at once, so the slot and the message's next event are free now; its
+    // fsync is not waited for (a crash before it means one more delivery: at least once). A failed
+    // write leaves the event queued as it was: it goes out again once the store is back.
+    void this.#store
       .transaction((tx) => {
         if (!tx.get('webhookDeliveries', d.id)) return; // its endpoint was removed meanwhile
         if (next) tx.put('webhookDeliveries', d.id, next);

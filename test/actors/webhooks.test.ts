@@ -1,10 +1,13 @@
 // Webhooks in the running system on a SimulatedClock, with a scripted receiver in place of fetch and
 // one seeded PRNG: which events are recorded (and that they commit with their change), the retry,
 // backoff and parking policy, order per message, the per-endpoint bound, and what a body carries.
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config.ts';
 import { seededRandom } from '../../src/routing/random.ts';
+import { CHECKPOINT_FILE } from '../../src/store/checkpoint.ts';
 import { Store } from '../../src/store/store.ts';
 import type { Fetch } from '../../src/webhooks/delivery.ts';
 import { simClock } from '../support/clock.ts';
@@ -64,9 +67,11 @@ function receiver(
 }
 
 let current: TestSystem | undefined;
+const dirs: string[] = [];
 afterEach(async () => {
   await current?.close();
   current = undefined;
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 async function start(fetch: Fetch, config: Partial<ConfigInput> = {}, dir?: string): Promise<TestSystem> {
@@ -294,6 +299,7 @@ describe('webhook delivery policy', () => {
 
   it('a change is on disk with its event: after a crash the reopened store holds an event for every sent message', async () => {
     const dir = tempDir();
+    dirs.push(dir);
     const r = receiver(
       () => t,
       () => 'hang',
@@ -373,5 +379,46 @@ describe('webhook delivery policy', () => {
     }
     expect(checked).toBe(120);
     expect(withEvents).toBeGreaterThan(0);
+  });
+
+  it('a checkpoint written before webhooks existed loads, and its queued message gets its events', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const m = {
+      id: 'old-1',
+      to: RECIPIENTS[0],
+      text: 'from before',
+      status: 'queued',
+      master: null,
+      epoch: 0,
+      attempts: 0,
+      createdAt: Date.UTC(2026, 0, 1),
+      history: [{ at: Date.UTC(2026, 0, 1), status: 'queued' }],
+    };
+    const collections = {
+      messages: { 'old-1': m },
+      idempotency: {},
+      affinity: {},
+      masters: {},
+      failovers: {},
+      meta: {},
+      alerts: {},
+      reports: {},
+    };
+    writeFileSync(
+      join(dir, CHECKPOINT_FILE),
+      JSON.stringify({ version: 2, journal: { next: 1, group: 0 }, collections }),
+    );
+    const r = receiver(() => t);
+    const t = await start(
+      r.fetch,
+      { webhooks: [{ url: URL_A, events: ['message.sent', 'message.delivered'] }] },
+      dir,
+    );
+    await t.advance(2_000);
+    expect(r.received.map((q) => `${q.body.type} ${q.body.data.messageId}`)).toEqual([
+      'message.sent old-1',
+      'message.delivered old-1',
+    ]);
   });
 });

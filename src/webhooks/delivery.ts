@@ -74,6 +74,8 @@ export class DeliveryWorker {
   readonly #running = new Map<string, { endpoint: string; abort: AbortController; done: Promise<void> }>();
   readonly #inFlight = new Map<string, number>();
   readonly #cleanups: (() => void)[] = [];
+  /** Endpoints whose last attempt failed: one warning when they start failing, one line when they answer again. */
+  readonly #failing = new Set<string>();
   #timer: unknown;
   #timerAt = Number.POSITIVE_INFINITY;
   #scheduled = false;
@@ -350,6 +352,7 @@ export class DeliveryWorker {
     let next: WebhookDelivery | null = null;
     if (outcome.kind === 'delivered') {
       log.debug({ attempts, status: outcome.status }, 'webhook delivered');
+      if (this.#failing.delete(webhook)) log.info({ url: endpoint.url }, 'webhook receiver answers again');
     } else if (outcome.kind === 'refused' || attempts >= this.#settings.maxAttempts) {
       next = { ...d, state: 'parked', attempts, parkedAt: now, lastError: outcome.error };
       this.metrics.parked.inc({ webhook });
@@ -366,7 +369,13 @@ export class DeliveryWorker {
         Math.max(outcome.retryAfterMs ?? 0, backoffMs(attempts, backoffBaseMs, backoffMaxMs, this.#random)),
       );
       next = { ...d, attempts, nextAt: now + wait, lastError: outcome.error };
-      log.warn({ attempts, error: outcome.error, retryInMs: wait }, 'webhook failed; it is retried');
+      // A dead receiver fails every event: one warning, then each retry at debug.
+      const first = !this.#failing.has(webhook);
+      this.#failing.add(webhook);
+      log[first ? 'warn' : 'debug'](
+        { attempts, error: outcome.error, retryInMs: wait, url: endpoint.url },
+        'webhook receiver failing; events are retried with backoff',
+      );
     }
     // The change applies to memory at once, so the slot and the message's next event are free now; its
     // fsync is not waited for (a crash before it means one more delivery: at least once). A failed

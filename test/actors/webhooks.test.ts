@@ -421,4 +421,42 @@ describe('webhook delivery policy', () => {
       'message.delivered old-1',
     ]);
   });
+
+  it('events of changes made while the disk failed are delivered once it heals: "master.failed", "failover.rolledBack", the "store.unavailable" alert', async () => {
+    const clock = simClock();
+    clock.set(Date.UTC(2026, 0, 1));
+    const fs = new SimFileSystem(clock);
+    const r = receiver(() => t);
+    current = await startTestSystem({
+      fs,
+      clock,
+      fetch: r.fetch,
+      random: seededRandom(11),
+      store: { retryMs: { base: 200, max: 1_000 } },
+      config: { webhooks: [{ url: URL_A, events: ['*'] }] },
+    });
+    const t = current;
+    const A = t.system.masterPhones()[0]!;
+    const failures: boolean[] = []; // store available when each "master.failed" was emitted
+    t.system.masterRef(A)!.on('master.failed', () => failures.push(t.store.available));
+    await t.advance(200);
+    send(t, 30);
+    t.network.inject(A, { kind: 'hang' });
+    await t.advance(2_600);
+    fs.fail({ op: 'sync', code: 'EIO', path: 'journal-' });
+    await t.advance(6_000);
+    expect(t.store.available).toBe(false);
+    fs.heal();
+    await t.advance(40_000);
+    expect(t.store.available).toBe(true);
+    expect(failures).toContain(false);
+    expect(r.types('master.failed').map((q) => q.body.data.master)).toEqual(failures.map(() => A));
+    expect(r.types('failover.rolledBack').map((q) => q.body.data.from)).toContain(A);
+    const store = (type: string) => r.types(type).filter((q) => q.body.data.key === 'store.unavailable');
+    expect(store('alert.opened')).toHaveLength(1);
+    expect(store('alert.resolved')).toHaveLength(1);
+    // nothing is left behind, and no event reached the receiver twice (it always answered 200)
+    expect(t.system.webhooks.deliveries('pending')).toEqual([]);
+    expect(new Set(r.received.map((q) => q.body.id)).size).toBe(r.received.length);
+  });
 });

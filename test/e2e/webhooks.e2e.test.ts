@@ -188,6 +188,12 @@ describe('webhooks end to end', () => {
       const { body } = await api<{ webhooks: { pending: number }[] }>('/api/webhooks');
       return body.webhooks[0]!.pending === 0;
     });
+    // a webhook of the config file is removed by editing the file
+    const [configured] = (await api<{ webhooks: { id: string; source: string }[] }>('/api/webhooks')).body
+      .webhooks;
+    expect(configured).toMatchObject({ source: 'config', signed: true });
+    const refused = await api<{ code: string }>(`/api/webhooks/${configured!.id}`, { method: 'DELETE' });
+    expect(refused.status).toBe(409);
     const attempts = new Map<string, ReceivedRequest[]>();
     for (const r of receiver.received) attempts.set(r.body.id, [...(attempts.get(r.body.id) ?? []), r]);
     for (const [, tries] of attempts) {

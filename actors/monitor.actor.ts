@@ -31,7 +31,8 @@ import {
 import { type SendOutcome, SendStats } from '../src/monitor/send-stats.ts';
 import type { Outbox, OutboxChange } from '../src/outbox.ts';
 import type { FailoverRecord } from '../src/store/schema.ts';
-import type { Store, StoreEvent } from '../src/store/store.ts';
+import type { Store, StoreEvent, Transaction } from '../src/store/store.ts';
+import type { Webhooks } from '../src/webhooks/webhooks.ts';
 import type { Balancer, BalancerActor } from './balancer.actor.ts';
 import type { Clock } from './clock.ts';
 import { stateLabel } from './master-log.ts';
@@ -49,6 +50,8 @@ export interface MonitorSources {
   masterRef(phone: string): ActorRefFrom<MasterMachine> | undefined;
   masterConfig(phone: string): MasterConfig | undefined;
   failovers(): FailoverRecord[];
+  /** Alert events for webhooks, recorded in the transaction that writes the alert. */
+  webhooks?: Pick<Webhooks, 'record'>;
 }
 
 export interface MonitorOptions {
@@ -399,8 +402,10 @@ export class Monitor {
     }
     const done = store
       .transaction((tx) => {
+        const before = tx.get('alerts', id);
         if (alert === null) tx.del('alerts', id);
         else tx.put('alerts', id, alert);
+        this.#recordAlertEvent(tx, before, alert);
         const n = alertNumber(id);
         if ((tx.get('meta', 'alert') ?? 0) < n) tx.put('meta', 'alert', n);
       })
@@ -411,6 +416,30 @@ export class Monitor {
     void done.finally(() => {
       if (this.#writes.get(id) === done) this.#writes.delete(id);
     });
+  }
+
+  /**
+   * alert.opened when an alert is first written open, alert.resolved when it is first written resolved:
+   * derived from what the store held, so an alert written again after a failed write still gets its events.
+   */
+  #recordAlertEvent(tx: Transaction, before: Alert | undefined, alert: Alert | null): void {
+    const webhooks = this.#s.webhooks;
+    if (!webhooks || alert === null) return;
+    const data = {
+      alertId: alert.id,
+      key: alert.key,
+      severity: alert.severity,
+      state: alert.state,
+      message: alert.message,
+      ...(alert.master === undefined ? {} : { master: alert.master }),
+    };
+    const order = `alert:${alert.id}`;
+    if (!before && alert.state !== 'resolved')
+      webhooks.record(tx, 'alert.opened', data, order, alert.createdAt);
+    if (alert.state === 'resolved' && before?.state !== 'resolved') {
+      if (!before) webhooks.record(tx, 'alert.opened', { ...data, state: 'open' }, order, alert.createdAt);
+      webhooks.record(tx, 'alert.resolved', data, order, alert.resolvedAt);
+    }
   }
 
   #flushDirty(): void {

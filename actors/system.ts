@@ -13,7 +13,9 @@ import { SwitchboardError } from '../src/errors.ts';
 import type { Logger } from '../src/logger.ts';
 import { type AcceptResult, Outbox, type OutboxChange } from '../src/outbox.ts';
 import type { FailoverRecord } from '../src/store/schema.ts';
-import type { Store, StoreEvent } from '../src/store/store.ts';
+import type { Store, StoreEvent, Transaction } from '../src/store/store.ts';
+import { DeliveryWorker, type Fetch } from '../src/webhooks/delivery.ts';
+import { Webhooks } from '../src/webhooks/webhooks.ts';
 import { Assigner } from './assigner.ts';
 import { type Balancer, type BalancerActor, createBalancer } from './balancer.actor.ts';
 import { type Clock, realClock } from './clock.ts';
@@ -42,6 +44,8 @@ export interface SystemOptions {
    * run replayable (the simulation). Default Math.random and crypto.randomUUID.
    */
   random?: () => number;
+  /** How webhook requests are made (default the global fetch). */
+  fetch?: Fetch;
 }
 
 /** A UUID-shaped id from `random` (version 4 layout), for replayable runs. */
@@ -109,6 +113,9 @@ export class SwitchboardSystem {
   readonly monitor: Monitor;
   readonly dispatchers = new Map<string, Dispatcher>();
   readonly assigner: Assigner;
+  /** Webhook endpoints and the recording of events (README "Webhooks"). */
+  readonly webhooks: Webhooks;
+  readonly webhookDelivery: DeliveryWorker;
   readonly #masters = new Map<string, MasterConfig>();
   readonly #transports: Map<string, Transport>;
   readonly #startedAt = new Map<string, number>();
@@ -146,6 +153,15 @@ export class SwitchboardSystem {
       maxAttempts: config.dispatch.maxAttempts,
       ...(options.random ? { newId: uuidFrom(options.random) } : {}),
     });
+    this.webhooks = new Webhooks({
+      store,
+      clock: this.clock,
+      log: log.child({ actor: 'webhooks' }),
+      configured: config.webhooks,
+      ...(options.random ? { newId: uuidFrom(options.random) } : {}),
+    });
+    // Message events commit in the transaction of the status change they report.
+    this.outbox.onTransition((tx, m, previous) => this.webhooks.recordMessage(tx, m, previous));
 
     this.balancer = createBalancer({
       clock: this.clock,
@@ -211,6 +227,40 @@ export class SwitchboardSystem {
       processMetrics: options.processMetrics ?? false,
       inspect: options.inspect,
     });
+    this.webhookDelivery = new DeliveryWorker({
+      webhooks: this.webhooks,
+      store,
+      clock: this.clock,
+      log: log.child({ actor: 'webhooks' }),
+      settings: config.webhookDelivery,
+      registry: this.monitor.metrics.registry,
+      readText: async (id) => (await this.outbox.find(id))?.text,
+      ...(options.random ? { random: options.random } : {}),
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+  }
+
+  /** Puts an audit record; reaching a final status records its webhook event in the same transaction. */
+  #putAudit(tx: Transaction, record: FailoverRecord): void {
+    const before = tx.get('failovers', record.id);
+    tx.put('failovers', record.id, record);
+    if (!FINAL.has(record.status) || (before && FINAL.has(before.status))) return;
+    this.webhooks.record(
+      tx,
+      record.status === 'completed' ? 'failover.completed' : 'failover.rolledBack',
+      {
+        failoverId: record.id,
+        from: record.from,
+        to: record.to,
+        reason: record.reason,
+        manual: record.manual,
+        status: record.status,
+        moved: record.moved,
+        ...(record.note ? { note: record.note } : {}),
+      },
+      `failover:${record.id}`,
+      record.completedAt,
+    );
   }
 
   transport(phone: string): Transport {
@@ -232,7 +282,16 @@ export class SwitchboardSystem {
       this.#since.set(phone, this.clock.now());
       this.#cleanups.push(logMaster(ref, this.log));
       const forward = ref.on('*', (event: MasterEmitted) => {
-        if (!this.#stopping) this.supervisor.send(event);
+        if (this.#stopping) return;
+        if (event.type === 'master.failed')
+          this.webhooks.recordAlone(
+            'master.failed',
+            { master: phone, reason: event.reason, permanent: event.permanent },
+            `master:${phone}`,
+          );
+        else if (event.type === 'master.recovered')
+          this.webhooks.recordAlone('master.recovered', { master: phone }, `master:${phone}`);
+        this.supervisor.send(event);
       });
       this.#cleanups.push(() => forward.unsubscribe());
       this.balancer.addMaster({ ...cfg, warmUpMs: cfg.warmUpMinutes * 60_000 }, ref);
@@ -276,6 +335,7 @@ export class SwitchboardSystem {
     );
     this.assigner.rebuild();
     this.#armRetention();
+    this.webhookDelivery.start();
     return this;
   }
 
@@ -340,7 +400,7 @@ export class SwitchboardSystem {
     }
     if (records.length === 0) return Promise.resolve();
     return this.store.transaction((tx) => {
-      for (const r of records) tx.put('failovers', r.id, r);
+      for (const r of records) this.#putAudit(tx, r);
     });
   }
 
@@ -460,7 +520,7 @@ export class SwitchboardSystem {
     );
     try {
       await this.store.transaction((tx) => {
-        tx.put('failovers', record.id, record);
+        this.#putAudit(tx, record);
         if (input.status === 'completed') {
           const m = tx.get('masters', input.from);
           tx.put('masters', input.from, { ...m, failovers: (m?.failovers ?? 0) + 1 });
@@ -578,7 +638,10 @@ export class SwitchboardSystem {
     // shutdown itself (sends aborted, masters stopped) is no condition to alert on.
     this.monitor.stop();
     this.assigner.stop();
-    await Promise.all([...this.dispatchers.values()].map((d) => d.stop(graceMs)));
+    await Promise.all([
+      ...[...this.dispatchers.values()].map((d) => d.stop(graceMs)),
+      this.webhookDelivery.stop(),
+    ]);
     await this.store.flushed().catch((err: unknown) => this.log.error({ err }, 'final commit failed'));
     for (const c of this.#cleanups) c();
     this.supervisor.stop();
@@ -591,6 +654,7 @@ export class SwitchboardSystem {
     this.#stopping = true;
     if (this.#retentionTimer !== undefined) this.clock.clearTimeout(this.#retentionTimer);
     this.assigner.stop();
+    void this.webhookDelivery.stop();
     for (const d of this.dispatchers.values()) d.halt();
     for (const c of this.#cleanups) c();
     this.supervisor.stop();

@@ -17,6 +17,7 @@ import {
   monitorRoutes,
   simRoutes,
 } from './http/routes.ts';
+import { webhookRoutes } from './http/webhook-routes.ts';
 import type { Logger } from './logger.ts';
 import type { Switchboard } from './switchboard.ts';
 
@@ -103,6 +104,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(balancerRoutes(sb));
   await app.register(failoverRoutes(sb));
   await app.register(monitorRoutes(sb));
+  await app.register(webhookRoutes(sb));
   if (sb.hasSimMasters) await app.register(simRoutes(sb));
   await app.register(inspectorRoutes(sb.inspection.bridge));
   return app;

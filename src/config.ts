@@ -8,6 +8,7 @@ import type { MasterSettings } from '../machines/master.machine.ts';
 import { SwitchboardError } from './errors.ts';
 import { countryOf, normalizePhone } from './phone.ts';
 import { STRATEGY_NAMES } from './routing/registry.ts';
+import { WEBHOOK_EVENT_TYPES } from './webhooks/events.ts';
 
 const phone = z.string().transform((value, ctx) => {
   const result = normalizePhone(value);
@@ -62,6 +63,40 @@ const proxyAddress = z.string().refine((value) => {
   const n = Number(bits);
   return /^\d+$/.test(bits) && n <= (version === 4 ? 32 : 128);
 }, 'expected an IP address or a CIDR such as "127.0.0.1" or "10.0.0.0/8"');
+
+/** A webhook receiver's URL: http or https, no credentials in it (they would be logged and listed). */
+const webhookUrl = z.string().refine((value) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return (url.protocol === 'http:' || url.protocol === 'https:') && !url.username && !url.password;
+}, 'expected an http:// or https:// URL without user:password');
+
+/** A Standard Webhooks secret: `whsec_` then base64 of 24 to 64 random bytes. */
+const webhookSecret = z.string().refine((value) => {
+  const m = /^whsec_([A-Za-z0-9+/]+={0,2})$/.exec(value);
+  if (!m) return false;
+  const bytes = Buffer.from(m[1]!, 'base64').length;
+  return bytes >= 24 && bytes <= 64;
+}, 'expected "whsec_" followed by base64 of 24 to 64 random bytes (e.g. whsec_$(openssl rand -base64 32))');
+
+export const webhookEndpointSchema = z.strictObject({
+  url: webhookUrl,
+  events: z
+    .array(
+      z.enum([...WEBHOOK_EVENT_TYPES, '*'], {
+        error: `expected one of ${WEBHOOK_EVENT_TYPES.join(', ')} or "*"`,
+      }),
+    )
+    .min(1, 'at least one event type (or "*")'),
+  secret: webhookSecret.optional(),
+  /** Message events carry the text (read when the event is delivered, so retention still applies). */
+  includeText: z.boolean().default(false),
+});
+export type WebhookEndpointConfig = z.output<typeof webhookEndpointSchema>;
 
 export const configSchema = z.strictObject({
   masters: z
@@ -185,6 +220,32 @@ export const configSchema = z.strictObject({
       checkpointMiB: z.number().positive().max(4096).default(64),
       /** And at least this often while anything was written. */
       checkpointEveryMinutes: z.number().positive().default(10),
+    })
+    .prefault({}),
+  /** Receivers of events (README "Webhooks"); more can be added over the API. */
+  webhooks: z
+    .array(webhookEndpointSchema)
+    .superRefine((hooks, ctx) => {
+      const seen = new Set<string>();
+      hooks.forEach((h, i) => {
+        if (seen.has(h.url))
+          ctx.addIssue({ code: 'custom', path: [i, 'url'], message: `duplicate ${h.url}` });
+        seen.add(h.url);
+      });
+    })
+    .default([]),
+  /** How events are delivered to every webhook. */
+  webhookDelivery: z
+    .strictObject({
+      /** A request not answered in this long counts as failed (and is retried). */
+      timeoutMs: positiveInt.default(10_000),
+      /** Attempts before an event is parked (visible at GET /api/webhooks/parked). */
+      maxAttempts: positiveInt.max(100).default(10),
+      /** Retry backoff: base * 2^(attempt-1), capped, with jitter. */
+      backoffBaseMs: positiveInt.default(1_000),
+      backoffMaxMs: positiveInt.default(300_000),
+      /** Requests in flight per endpoint at most. */
+      concurrency: positiveInt.max(64).default(4),
     })
     .prefault({}),
   sim: z

@@ -19,7 +19,7 @@ import {
   type AlertSeverity,
   type AlertState,
 } from '../machines/monitor.machine.ts';
-import { type Config, type ConfigInput, parseConfig } from './config.ts';
+import { type Config, type ConfigInput, parseConfig, type WebhookEndpointConfig } from './config.ts';
 import { SwitchboardError } from './errors.ts';
 import { createLogger, type Logger } from './logger.ts';
 import type { HealthReport } from './monitor/report.ts';
@@ -32,6 +32,7 @@ import {
   type MessageStatus,
 } from './store/schema.ts';
 import { Store, type StoreOptions } from './store/store.ts';
+import type { WebhookDelivery, WebhookEndpoint } from './webhooks/events.ts';
 
 export interface MasterLoadView {
   inFlight: number;
@@ -428,6 +429,40 @@ export class Switchboard {
     this.#system.network.inject(p, fault);
   }
 
+  // --- webhooks ------------------------------------------------------------------------------
+
+  /** Every endpoint (config and API), with its queue counts; secrets are never shown. */
+  getWebhooks(): WebhookView[] {
+    const w = this.#system.webhooks;
+    const counts = new Map<string, { pending: number; parked: number }>();
+    for (const d of this.#store.map('webhookDeliveries').values()) {
+      const c = counts.get(d.endpoint) ?? { pending: 0, parked: 0 };
+      c[d.state]++;
+      counts.set(d.endpoint, c);
+    }
+    return w.endpoints().map((e) => webhookView(e, w.isConfigured(e.id), counts.get(e.id)));
+  }
+
+  async addWebhook(input: WebhookEndpointConfig): Promise<WebhookView> {
+    return webhookView(await this.#system.webhooks.add(input), false, undefined);
+  }
+
+  async removeWebhook(id: string): Promise<{ id: string; dropped: number }> {
+    return { id, dropped: await this.#system.webhooks.remove(id) };
+  }
+
+  getWebhookDeliveries(state: 'pending' | 'parked', webhook?: string): WebhookDeliveryView[] {
+    return this.#system.webhooks.deliveries(state, webhook).map(deliveryView);
+  }
+
+  async retryWebhookDelivery(id: string): Promise<WebhookDeliveryView> {
+    return deliveryView(await this.#system.webhooks.retry(id));
+  }
+
+  discardWebhookDelivery(id: string): Promise<void> {
+    return this.#system.webhooks.discard(id);
+  }
+
   simSends(): SimSend[] {
     return this.#system.network.sends;
   }
@@ -443,6 +478,60 @@ export class Switchboard {
     })();
     return this.#stopped;
   }
+}
+
+export interface WebhookView {
+  id: string;
+  url: string;
+  events: string[];
+  signed: boolean;
+  includeText: boolean;
+  source: 'config' | 'api';
+  createdAt: string | null;
+  pending: number;
+  parked: number;
+}
+
+export interface WebhookDeliveryView {
+  id: string;
+  webhook: string;
+  event: { id: string; type: string; timestamp: string };
+  state: 'pending' | 'parked';
+  attempts: number;
+  lastError?: string;
+  nextAttemptAt?: string;
+  parkedAt?: string;
+}
+
+function webhookView(
+  e: WebhookEndpoint,
+  configured: boolean,
+  counts: { pending: number; parked: number } | undefined,
+): WebhookView {
+  return {
+    id: e.id,
+    url: e.url,
+    events: [...e.events],
+    signed: e.secret !== undefined,
+    includeText: e.includeText,
+    source: configured ? 'config' : 'api',
+    createdAt: configured ? null : iso(e.createdAt),
+    pending: counts?.pending ?? 0,
+    parked: counts?.parked ?? 0,
+  };
+}
+
+function deliveryView(d: WebhookDelivery): WebhookDeliveryView {
+  return {
+    id: d.id,
+    webhook: d.endpoint,
+    event: { id: d.event.id, type: d.event.type, timestamp: iso(d.event.at) },
+    state: d.state,
+    attempts: d.attempts,
+    ...(d.lastError === undefined ? {} : { lastError: d.lastError }),
+    ...(d.state === 'pending' ? { nextAttemptAt: iso(d.nextAt) } : {}),
+    ...(d.parkedAt === undefined ? {} : { parkedAt: iso(d.parkedAt) }),
+  };
 }
 
 function messageView(m: MessageRecord): MessageView {

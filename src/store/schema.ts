@@ -3,6 +3,7 @@
 // failed write can all hold references instead of copies.
 import type { Alert } from '../../machines/monitor.machine.ts';
 import type { ReportSample } from '../monitor/report.ts';
+import type { WebhookDelivery, WebhookEndpoint } from '../webhooks/events.ts';
 
 export const MESSAGE_STATUSES = [
   'queued',
@@ -81,12 +82,16 @@ export interface Collections {
   affinity: string;
   masters: MasterRecord;
   failovers: FailoverRecord;
-  /** Counters: 'incident' (last failover incident number), 'alert' (last alert number). */
+  /** Counters: 'incident' (last failover incident number), 'alert' (last alert number), 'webhook' (last webhook event number). */
   meta: number;
   /** The monitor's alerts by id (resolved ones too, the oldest dropped past monitor.keepResolvedAlerts). */
   alerts: Alert;
   /** The health report history, one compact sample per report, keyed by time (monitor.historySize of them). */
   reports: ReportSample;
+  /** Webhook endpoints added over the API (the config's own are not stored), by id. */
+  webhooks: WebhookEndpoint;
+  /** The webhook queue: one record per event and endpoint, pending or parked, deleted once delivered. */
+  webhookDeliveries: WebhookDelivery;
 }
 export type CollectionName = keyof Collections;
 export const COLLECTIONS: readonly CollectionName[] = [
@@ -98,6 +103,8 @@ export const COLLECTIONS: readonly CollectionName[] = [
   'meta',
   'alerts',
   'reports',
+  'webhooks',
+  'webhookDeliveries',
 ];
 
 /**

@@ -31,7 +31,7 @@ const READ_TOKEN = 'fuzz-read-token-9876543210';
 const MASTERS = PHONES.slice(0, 3);
 const RUNS = Number(process.env.FUZZ_RUNS ?? 600);
 
-type Method = 'GET' | 'POST' | 'PUT';
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 type Param = 'phone' | 'id';
 interface Route {
   method: Method;
@@ -60,6 +60,12 @@ const ROUTES: Route[] = [
   { method: 'GET', path: '/api/dashboard' },
   { method: 'GET', path: '/api/alerts' },
   { method: 'POST', path: '/api/alerts/:id/ack' },
+  { method: 'GET', path: '/api/webhooks' },
+  { method: 'POST', path: '/api/webhooks' },
+  { method: 'DELETE', path: '/api/webhooks/:id' },
+  { method: 'GET', path: '/api/webhooks/parked' },
+  { method: 'POST', path: '/api/webhooks/parked/:id/retry' },
+  { method: 'DELETE', path: '/api/webhooks/parked/:id' },
   { method: 'GET', path: '/inspector' },
   { method: 'GET', path: '/inspector/' },
   { method: 'GET', path: '/inspector/assets/:file' },
@@ -186,6 +192,17 @@ const shapedBodies: Record<string, fc.Arbitrary<unknown>> = {
   }),
   'POST /api/masters/:phone/failover': shaped({ to: maybeJunk(fc.constantFrom(...MASTERS)) }),
   'PUT /api/masters/:phone/priority': shaped({ priority: maybeJunk(fc.integer({ min: 0, max: 10 })) }),
+  // Receivers on a closed loopback port: what the fuzz adds is refused, retried and parked, never a 5xx.
+  'POST /api/webhooks': shaped({
+    url: maybeJunk(
+      fc.constantFrom('http://127.0.0.1:9/a', 'https://127.0.0.1:9/b', 'ftp://x', 'http://u:p@h/'),
+    ),
+    events: maybeJunk(
+      fc.array(fc.constantFrom('message.sent', 'alert.opened', '*', 'nope'), { maxLength: 3 }),
+    ),
+    secret: maybeJunk(fc.constantFrom(`whsec_${Buffer.alloc(32, 1).toString('base64')}`, 'whsec_', 'x')),
+    includeText: maybeJunk(fc.boolean()),
+  }),
   'PUT /api/balancer/strategy': shaped({ strategy: maybeJunk(fc.constantFrom(...STRATEGY_NAMES)) }),
   // Faults that take a master down would make later answers depend on timing (503 from /readyz is
   // correct then): the fuzz only ever injects "heal", and otherwise kinds that do not exist.

@@ -9,6 +9,7 @@ import { SwitchboardSystem } from '../../actors/system.ts';
 import { type ConfigInput, parseConfig } from '../../src/config.ts';
 import { Store, type StoreOptions } from '../../src/store/store.ts';
 import { historyMaxAgeMs } from '../../src/switchboard.ts';
+import type { Fetch } from '../../src/webhooks/delivery.ts';
 import { simClock } from './clock.ts';
 import type { SimFileSystem } from './sim-fs.ts';
 
@@ -62,6 +63,10 @@ export async function startTestSystem(
     clock?: SimulatedClock;
     /** The system's logger (default: silent unless TEST_LOG names a level). */
     log?: pino.Logger;
+    /** Webhook requests (default the global fetch). */
+    fetch?: Fetch;
+    /** The system's source of random choices (webhook jitter, ids). */
+    random?: () => number;
   } = {},
 ): Promise<TestSystem> {
   const dir = options.fs ? '/data' : (options.dir ?? tempDir());
@@ -80,7 +85,15 @@ export async function startTestSystem(
   const settle = options.fs ? drain : settleRealIo;
   const network = new SimNetwork({ clock, latencyMs: 20, seed: 3 });
   const log = options.log ?? pino({ level: process.env.TEST_LOG ?? 'silent' });
-  const system = await new SwitchboardSystem({ config, store, log, clock, network }).start();
+  const system = await new SwitchboardSystem({
+    config,
+    store,
+    log,
+    clock,
+    network,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.random ? { random: options.random } : {}),
+  }).start();
   const advance = async (ms: number, stepMs = 20) => {
     await settle();
     for (let t = 0; t < ms; t += stepMs) {

@@ -290,5 +290,10 @@ async function restart(): Promise<BenchReport> {
 }
 
 export default async function storeBenchmarks(): Promise<BenchReport[]> {
-  return [await acceptThroughput(), await failover(), await restart()];
+  // STORE_CASES=failover (or accept, restart; comma-separated) runs some of them, e.g. under --cpu-prof.
+  const only = process.env.STORE_CASES?.split(',');
+  const cases = { accept: acceptThroughput, failover, restart };
+  const out: BenchReport[] = [];
+  for (const [name, run] of Object.entries(cases)) if (!only || only.includes(name)) out.push(await run());
+  return out;
 }

@@ -11,8 +11,14 @@ import {
   type Op,
 } from './schema.ts';
 
-/** What apply() needs to put back to undo one op: [collection, key, previous value or undefined]. */
-export type UndoEntry = readonly [CollectionName, string, unknown];
+/**
+ * What apply() needs to put back to undo one op: [collection, key, previous value or undefined], or
+ * for a move of a master's contacts, which recipients moved from whom to whom (one entry, however
+ * many contacts: a failover's move is the biggest op there is).
+ */
+export type UndoEntry =
+  | readonly [CollectionName, string, unknown]
+  | readonly ['@move', string, { readonly recipients: readonly string[]; readonly to: string | null }];
 
 export type StateDocument = { [C in CollectionName]?: Record<string, Collections[C]> };
 
@@ -51,9 +57,21 @@ export class StoreState {
         this.#set('messages', op[1].id, undefined, undo);
         return;
       case 'move': {
+        // The contacts move as a set: the forward map is rewritten entry by entry, but the index
+        // hands the whole set over (or merges it) instead of a delete and an add per contact.
         const [, from, to] = op;
-        for (const recipient of [...this.contactsOf(from)])
-          this.#set('affinity', recipient, to ?? undefined, undo);
+        const moved = this.#contacts.get(from);
+        if (!moved || moved.size === 0 || from === to) return;
+        this.#contacts.delete(from);
+        const affinity = this.#maps.get('affinity')!;
+        if (to === null) for (const r of moved) affinity.delete(r);
+        else {
+          for (const r of moved) affinity.set(r, to);
+          const target = this.#contacts.get(to);
+          if (!target) this.#contacts.set(to, moved);
+          else for (const r of moved) target.add(r);
+        }
+        undo?.push(['@move', from, { recipients: [...moved], to }]);
         return;
       }
     }
@@ -62,7 +80,14 @@ export class StoreState {
   /** Reverses entries recorded by apply(), newest first. */
   undo(entries: readonly UndoEntry[]): void {
     for (let i = entries.length - 1; i >= 0; i--) {
-      const [c, key, previous] = entries[i]!;
+      const entry = entries[i]!;
+      if (entry[0] === '@move') {
+        const [, from, { recipients, to }] = entry;
+        for (const r of recipients) this.#set('affinity', r, from);
+        if (to !== null && this.#contacts.get(to)?.size === 0) this.#contacts.delete(to);
+        continue;
+      }
+      const [c, key, previous] = entry;
       this.#set(c, key, previous);
     }
   }

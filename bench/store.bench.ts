@@ -22,7 +22,13 @@ const B = '+971501234568';
 const C = '+14155552671';
 const cli = join(import.meta.dirname, '..', 'src', 'cli.ts');
 const seconds = quick ? 2 : 8;
-const backlogs = quick ? [0, 10_000] : [0, 10_000, 100_000];
+const backlogs = process.env.STORE_BACKLOGS
+  ? process.env.STORE_BACKLOGS.split(',').map(Number)
+  : quick
+    ? [0, 10_000]
+    : [0, 10_000, 100_000];
+/** STORE_PROFILE=dir: the switchboard server writes a CPU profile there (node --cpu-prof). */
+const profile = process.env.STORE_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.STORE_PROFILE}`] : [];
 
 function dir(): string {
   return mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
@@ -98,14 +104,14 @@ async function acceptThroughput(): Promise<BenchReport> {
     // switchboard
     const data = join(root, 'data');
     preload(data, backlog);
-    const sb = await startServer([cli, 'serve', '--config', serviceConfig(data), '--port', '0'], {
+    const sb = await startServer([...profile, cli, 'serve', '--config', serviceConfig(data), '--port', '0'], {
       LOG_LEVEL: 'info',
     });
     const rssBefore = rssMb(sb.child.pid!);
     const r = await postLoad(sb.url, seconds);
     const rssAfter = rssMb(sb.child.pid!);
     const checkpoints = (sb.output().match(/checkpoint written/g) ?? []).length;
-    await sb.stop();
+    await sb.stop(profile.length > 0 ? 'SIGTERM' : 'SIGKILL');
     // naive lowdb
     const naiveFile = join(root, 'naive.json');
     naiveDoc(naiveFile, backlog);

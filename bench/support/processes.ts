@@ -11,7 +11,8 @@ export interface Server {
   output(): string;
   /** ms from spawn to the "listening" line. */
   startMs: number;
-  stop(): Promise<void>;
+  /** Kills it (SIGKILL unless told; SIGTERM lets it finish, e.g. write a CPU profile). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export function startServer(
@@ -47,8 +48,8 @@ export function startServer(
         url: match[1]!,
         output: () => out,
         startMs: performance.now() - started,
-        stop: async () => {
-          if (child.exitCode === null) child.kill('SIGKILL');
+        stop: async (signal: NodeJS.Signals = 'SIGKILL') => {
+          if (child.exitCode === null) child.kill(signal);
           await exited;
         },
       });

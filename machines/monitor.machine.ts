@@ -598,8 +598,7 @@ export interface AvailabilityAt {
 /** Cumulative up-times at `now` (the figures run on from the last fact to now). */
 export function availabilityAt(c: MonitorContext, now: number): AvailabilityAt {
   const masters: Record<string, number> = {};
-  for (const t of c.masters)
-    masters[t.phone] = t.upMs + (t.routable ? Math.max(0, now - t.lastAt) : 0);
+  for (const t of c.masters) masters[t.phone] = t.upMs + (t.routable ? Math.max(0, now - t.lastAt) : 0);
   return {
     elapsedMs: Math.max(0, now - c.startedAt),
     fleetUpMs: c.fleet.upMs + (c.fleet.routable > 0 ? Math.max(0, now - c.fleet.lastAt) : 0),

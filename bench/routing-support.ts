@@ -53,6 +53,8 @@ export interface FleetOptions {
   /** Priorities 0..groups-1 (default: all equal). */
   priorityGroups?: number;
   ratePerMinute?: number;
+  /** The balancer's random source (least-loaded's two choices); default 7. */
+  seed?: number;
 }
 
 export function fleet(options: FleetOptions, clock: Clock) {
@@ -60,7 +62,7 @@ export function fleet(options: FleetOptions, clock: Clock) {
     clock,
     strategy: options.strategy,
     affinity: options.affinity ?? false,
-    random: seededRandom(7),
+    random: seededRandom(options.seed ?? 7),
     ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
   });
   const phones: string[] = [];

@@ -8,6 +8,8 @@ import { STRATEGY_NAMES } from '../src/routing/registry.ts';
 import type { CostJob, CostResult } from './routing-cost.child.ts';
 import { type FleetOptions, fleet, ManualClock, recipients } from './routing-support.ts';
 import type { BenchReport } from './run.ts';
+import { quick as QUICK } from './support/mode.ts';
+import { median, percentile, round, spread } from './support/stats.ts';
 
 /** Runs one decision-cost case in a child process. */
 function measure(job: CostJob): Promise<CostResult> {
@@ -24,33 +26,13 @@ function measure(job: CostJob): Promise<CostResult> {
   });
 }
 
-/** The obvious implementation: filter the eligible masters into a new array, then rotate over it. */
-function naiveCost(masters: number, decisions: number): number {
-  const fleetRows = Array.from({ length: masters }, (_, k) => ({
-    phone: `+9715${k}`,
-    routable: true,
-    tokens: 1e9,
-    inFlight: 0,
-  }));
-  let cursor = 0;
-  let sink = 0;
-  const started = process.hrtime.bigint();
-  for (let k = 0; k < decisions; k++) {
-    const eligible = fleetRows.filter((m) => m.routable && m.tokens >= 1);
-    const chosen = eligible[cursor++ % eligible.length]!;
-    chosen.tokens -= 1;
-    sink += chosen.phone.length;
-  }
-  const elapsed = Number(process.hrtime.bigint() - started);
-  if (sink < 0) console.log(sink);
-  return elapsed / decisions;
-}
+const QUICK_SIZES = [1_000];
+const SIZES = [10, 100, 1_000];
 
 async function costReport(): Promise<BenchReport> {
   const rows: BenchReport['rows'] = [];
-  const DECISIONS = 1_000_000;
-  for (const masters of [10, 100, 1_000]) {
-    const naive = naiveCost(masters, masters === 1_000 ? 50_000 : 200_000);
+  const shape = QUICK ? { batch: 10_000, batches: 3, rounds: 3 } : { batch: 20_000, batches: 10, rounds: 9 };
+  for (const masters of QUICK ? QUICK_SIZES : SIZES) {
     const cases: [string, FleetOptions][] = [
       ...STRATEGY_NAMES.map((s): [string, FleetOptions] => [
         s,
@@ -59,39 +41,54 @@ async function costReport(): Promise<BenchReport> {
       ['round-robin (weights 1-4)', { strategy: 'round-robin', masters, weighted: true }],
     ];
     for (const [label, options] of cases) {
-      const off = await measure({ options, decisions: DECISIONS, recipients: 1_000, wallClock: false });
+      const off = await measure({ options, ...shape, recipients: 1_000, wallClock: false, allocation: true });
       const on = await measure({
         options: { ...options, affinity: true },
-        decisions: DECISIONS,
+        ...shape,
         recipients: 10_000,
         wallClock: false,
+        allocation: false,
       });
+      const roundMedians = off.strategy.map((r) => median(r));
+      const seedMedians = off.seed.map((r) => median(r));
+      // Each round's ratio of the seed's median to the strategy's, both measured in that round.
+      const ratios = roundMedians.map((s, i) => seedMedians[i]! / s);
+      const ns = median(off.strategy.flat());
+      const ratio = median(ratios);
+      const targeted = masters === 1_000;
       rows.push({
         strategy: label,
         masters,
-        'ns/decision': Math.round(off.ns),
-        'ns/decision, affinity on (10k recipients)': Math.round(on.ns),
-        'x faster than naive filter+pick': Math.round((naive / off.ns) * 10) / 10,
+        'median ns/decision': round(ns),
+        'p99 ns/decision (batches)': round(percentile(off.strategy.flat(), 99)),
+        'spread (round medians)': spread(roundMedians),
+        'seed baseline median ns': round(median(off.seed.flat())),
+        'x faster than seed (median of rounds)': round(ratio, 1),
+        'x faster, spread': spread(ratios, 1),
+        'median ns, affinity on (10k recipients)': round(median(on.strategy.flat())),
         'bytes allocated/decision': off.bytesPerDecision.toFixed(3),
-        'bytes allocated/decision, affinity on': on.bytesPerDecision.toFixed(3),
+        target: targeted ? '<= 2,000 ns and >= 20x' : '-',
+        met: targeted ? (ns <= 2_000 && ratio >= 20 ? 'yes' : 'no') : '-',
       });
     }
   }
   const wall = await measure({
     options: { strategy: 'round-robin', masters: 1_000 },
-    decisions: DECISIONS,
+    ...shape,
     recipients: 1_000,
     wallClock: true,
+    allocation: true,
   });
   return {
-    title: 'Routing decision cost (select + release, 1M decisions each)',
+    title: 'Routing decision cost (select + release) beside the seed baseline, in one process per case',
     rows,
     notes: [
-      'Decision = select(to) + release(phone); clock moves 10 us per decision so every bucket refill is computed; rate limits set out of the way.',
+      `Per case one process: warm-up, then ${shape.rounds} rounds; in each round ${shape.batches} batches of ${shape.batch.toLocaleString('en')} strategy decisions and ${shape.batches} batches of the seed baseline, the order flipping every round. "median" and "p99" are over the per-batch ns/decision; "spread" is the min-max of the rounds' medians; "x faster" is the median over rounds of (seed median / strategy median) of the same round.${QUICK ? ' Quick mode: 1,000 masters only.' : ''}`,
+      'Decision = select(to) + release(phone); the clock moves 10 us per decision so every bucket refill is computed; rate limits set out of the way.',
+      'Seed baseline (bench/routing-cost.child.ts, seedRouter): for every message, filter the eligible masters into a new array, sort it (priority, in flight, least recently used) and take the first; its batches hold 10 x batch / masters decisions.',
       'priority: 3 priority groups; geolocation: masters spread over 5 regions, recipients over the same 5 countries (+1 numbers parsed once, then cached).',
-      '"bytes allocated/decision": everything V8 allocated during a second run of the 1M decisions (sampling heap profiler, 64-byte interval, garbage included) / 1M.',
-      '"naive": Array.filter of the eligible masters then rotation, measured in the same process.',
-      `With the wall clock (Date.now) instead of the simulated one, round-robin at 1,000 masters: ${Math.round(wall.ns)} ns/decision, ${wall.bytesPerDecision.toFixed(2)} bytes allocated/decision (V8 boxes each Date.now() result, a double).`,
+      '"bytes allocated/decision": everything V8 allocated during another run of the strategy batches (sampling heap profiler, 64-byte interval, garbage included) / decisions.',
+      `With the wall clock (Date.now) instead of the simulated one, round-robin at 1,000 masters: ${round(median(wall.strategy.flat()))} ns/decision (${round(median(wall.seed.flat()))} for the seed in the same process), ${wall.bytesPerDecision.toFixed(2)} bytes allocated/decision (V8 boxes each Date.now() result, a double).`,
     ],
   };
 }
@@ -164,6 +161,8 @@ function simulate(options: {
   ratePerSec: number;
   maxInFlight?: number;
   affinity?: boolean;
+  /** Arrivals and send times (the balancer's random source gets seed + 1). */
+  seed: number;
 }): SimResult {
   const BASE_MS = 100;
   const clock = new ManualClock();
@@ -173,12 +172,13 @@ function simulate(options: {
       strategy: options.strategy,
       masters: options.masters,
       affinity: options.affinity ?? false,
+      seed: options.seed + 1,
       ...(options.maxInFlight ? { maxInFlight: options.maxInFlight } : {}),
     },
     clock,
   );
   const index = new Map(phones.map((p, k) => [p, k]));
-  const rand = seededRandom(11);
+  const rand = seededRandom(options.seed);
   const to = recipients(5_000);
   const arrival = new Float64Array(options.messages);
   const masterOf = new Int32Array(options.messages);
@@ -232,32 +232,35 @@ function simulate(options: {
   };
 }
 
+/** Simulated time is deterministic per seed: repeats are over seeds. */
+const SEEDS = QUICK ? [11] : [11, 23, 37, 41, 53];
+
 function balanceReport(): BenchReport {
   const rows: BenchReport['rows'] = [];
   for (const masters of [10, 100]) {
     for (const strategy of STRATEGY_NAMES) {
-      const r = simulate({ strategy, masters, slow: false, messages: 100_000, ratePerSec: masters * 5 });
-      const a = simulate({
-        strategy,
-        masters,
-        slow: false,
-        messages: 100_000,
-        ratePerSec: masters * 5,
-        affinity: true,
-      });
+      const common = { strategy, masters, slow: false, messages: 100_000, ratePerSec: masters * 5 };
+      const off = SEEDS.map((seed) => simulate({ ...common, seed }).maxOverMean);
+      const on = SEEDS.map((seed) => simulate({ ...common, seed, affinity: true }).maxOverMean);
+      const worst = Math.max(...off);
       rows.push({
         strategy,
         masters,
-        'max/mean': r.maxOverMean.toFixed(3),
-        'max/mean, affinity on (5k recipients)': a.maxOverMean.toFixed(3),
+        'max/mean, median': median(off).toFixed(3),
+        'spread (seeds)': spread(off, 3),
+        'max/mean, affinity on (5k recipients), median': median(on).toFixed(3),
+        'affinity on, spread': spread(on, 3),
+        target: '<= 1.05',
+        met: worst <= 1.05 ? 'yes' : median(off) <= 1.05 ? 'median yes, not every seed' : 'no',
       });
     }
   }
   return {
-    title: 'Balance with equal masters: max/mean assignments over 100k decisions',
+    title: `Balance with equal masters: max/mean assignments over 100k decisions, ${SEEDS.length} seed(s)`,
     rows,
     notes: [
-      'Equal masters (same weight, priority, rate); 100 ms sends; Poisson arrivals at 5 msg/s per master; releases feed in-flight and latency back.',
+      'Equal masters (same weight, priority, rate); 100 ms sends; Poisson arrivals at 5 msg/s per master; releases feed in-flight and latency back. Simulated time: each seed is one deterministic run; median and min-max over seeds.',
+      'The target applies without affinity: with affinity a recipient stays on its master, so the load follows the recipients, not the balancer.',
       'geolocation: masters in 5 regions, recipients spread evenly over those 5 countries.',
     ],
   };
@@ -275,24 +278,32 @@ function slowReport(): BenchReport {
         ratePerSec: 200,
         ...(maxInFlight ? { maxInFlight } : {}),
       };
-      const healthy = simulate({ ...common, slow: false });
-      const slow = simulate({ ...common, slow: true });
+      const runs = SEEDS.map((seed) => ({
+        healthy: simulate({ ...common, seed, slow: false }),
+        slow: simulate({ ...common, seed, slow: true }),
+      }));
+      const ratios = runs.map((r) => r.slow.p99 / r.healthy.p99);
+      const targeted = strategy === 'least-loaded';
       rows.push({
         strategy,
         maxInFlight: maxInFlight ?? 'none',
-        'p99 all healthy (ms)': Math.round(healthy.p99),
-        'p99 one 10x slower (ms)': Math.round(slow.p99),
-        'p99 ratio': (slow.p99 / healthy.p99).toFixed(2),
-        'p50 ratio': (slow.p50 / healthy.p50).toFixed(2),
-        'slow master share': `${(slow.slowShare * 100).toFixed(2)}%`,
+        'p99 all healthy (ms), median': round(median(runs.map((r) => r.healthy.p99))),
+        'p99 one 10x slower (ms), median': round(median(runs.map((r) => r.slow.p99))),
+        'p99 ratio, median': median(ratios).toFixed(2),
+        'p99 ratio, spread (seeds)': spread(ratios, 2),
+        'p50 ratio, median': median(runs.map((r) => r.slow.p50 / r.healthy.p50)).toFixed(2),
+        'slow master share, median': `${(median(runs.map((r) => r.slow.slowShare)) * 100).toFixed(2)}%`,
+        target: targeted ? '<= 1.5' : '-',
+        met: targeted ? (Math.max(...ratios) <= 1.5 ? 'yes' : 'no') : '-',
       });
     }
   }
   return {
-    title: 'Fleet p99 latency with one master 10x slower, relative to an all-healthy fleet',
+    title: `Fleet p99 latency with one master 10x slower, relative to an all-healthy fleet (same seed), ${SEEDS.length} seed(s)`,
     rows,
     notes: [
-      '10 masters, sends take 100 ms (+-20%), the slow one 1000 ms; 100k messages, Poisson arrivals at 200 msg/s; latency = queue wait + send.',
+      "10 masters, sends take 100 ms (+-20%), the slow one 1000 ms; 100k messages, Poisson arrivals at 200 msg/s; latency = queue wait + send. The ratio divides the slow fleet's p99 by the healthy fleet's p99 with the same seed (the baseline run); median and min-max over seeds.",
+      'The target (<= 1.5x) is for least-loaded; round-robin, priority and geolocation are shown for comparison: they keep sending a share to the slow master by design.',
       'maxInFlight 4 is dispatch.maxInFlight: a master at the limit is skipped and a message nobody can take waits in the queue.',
       'priority: all masters of equal priority here (ties rotate), so it behaves like round-robin; geolocation falls back to round-robin.',
     ],

@@ -102,7 +102,13 @@ export interface FailoverFigures {
 export interface MonitorContext {
   thresholds: MonitorThresholds;
   startedAt: number;
-  masters: Record<string, MasterTrack>;
+  /**
+   * Every master's track, at its index in `slot`. An array because a fact replaces one track: a copy
+   * of a 1,000-key record (V8 dictionary mode) took ~0.4 ms, a copy of the array takes ~1 us.
+   */
+  masters: MasterTrack[];
+  /** Phone -> index in `masters`; shared by successive contexts, replaced only for a phone never seen. */
+  slot: Record<string, number>;
   fleet: { routable: number; upMs: number; lastAt: number };
   alerts: Record<string, Alert>;
   /** key -> id of its alert that is not resolved. */
@@ -207,20 +213,26 @@ export function initialContext(input: MonitorInput): MonitorContext {
   const alerts: Record<string, Alert> = {};
   const active: Record<string, string> = {};
   let next = input.nextAlert ?? 1;
-  const masters: Record<string, MasterTrack> = {};
-  for (const phone of input.masters) masters[phone] = newTrack(phone, at);
+  const masters: MasterTrack[] = [];
+  const slot: Record<string, number> = {};
+  for (const phone of input.masters) {
+    if (slot[phone] !== undefined) continue;
+    slot[phone] = masters.length;
+    masters.push(newTrack(phone, at));
+  }
   for (const a of input.alerts ?? []) {
     alerts[a.id] = a;
     next = Math.max(next, alertNumber(a.id) + 1);
     if (a.state === 'resolved') continue;
     active[a.key] = a.id;
-    const track = a.master === undefined ? undefined : masters[a.master];
-    if (track) masters[track.phone] = relatch(track, a);
+    const i = a.master === undefined ? undefined : slot[a.master];
+    if (i !== undefined) masters[i] = relatch(masters[i]!, a);
   }
   return {
     thresholds: { ...DEFAULT_THRESHOLDS, ...input.thresholds },
     startedAt: at,
     masters,
+    slot,
     fleet: { routable: 0, upMs: 0, lastAt: at },
     alerts,
     active,
@@ -294,7 +306,7 @@ export function masterConditions(t: MasterTrack): Map<string, Wanted> {
 export function fleetConditions(c: MonitorContext): Map<string, Wanted> {
   const out = new Map<string, Wanted>();
   const t = c.thresholds;
-  if (c.fleet.routable === 0 && Object.values(c.masters).some((m) => m.settled))
+  if (c.fleet.routable === 0 && c.masters.some((m) => m.settled))
     out.set('fleet.unroutable', {
       severity: 'critical',
       message: 'no master is routable: messages wait in the queue',
@@ -336,12 +348,9 @@ export function reconcile(
 ): { context: MonitorContext; emitted: MonitorEmitted[] } {
   const wanted = new Map<string, Wanted>();
   for (const scope of scopes) {
+    const track = scope === FLEET ? undefined : trackOf(c, scope);
     const conditions =
-      scope === FLEET
-        ? fleetConditions(c)
-        : c.masters[scope]
-          ? masterConditions(c.masters[scope])
-          : new Map<string, Wanted>();
+      scope === FLEET ? fleetConditions(c) : track ? masterConditions(track) : new Map<string, Wanted>();
     for (const [k, w] of conditions) wanted.set(k, w);
   }
   const inScope = new Set(scopes);
@@ -428,7 +437,7 @@ function advanceFleet(c: MonitorContext, at: number): MonitorContext['fleet'] {
 }
 
 function observe(c: MonitorContext, e: Extract<MonitorEvent, { type: 'master.observed' }>): MonitorContext {
-  const before = c.masters[e.phone] ?? newTrack(e.phone, e.at);
+  const before = trackOf(c, e.phone) ?? newTrack(e.phone, e.at);
   const at = e.at;
   const up = before.routable ? Math.max(0, at - before.lastAt) : 0;
   const everRoutable = before.everRoutable || e.routable;
@@ -469,13 +478,31 @@ function observe(c: MonitorContext, e: Extract<MonitorEvent, { type: 'master.obs
   };
   const fleet = advanceFleet(c, at);
   fleet.routable += (e.routable ? 1 : 0) - (before.routable ? 1 : 0);
-  return { ...c, masters: { ...c.masters, [e.phone]: track }, fleet, failovers };
+  return { ...c, ...putTrack(c, track), fleet, failovers };
+}
+
+/** The track of a master, if the monitor knows it. */
+export function trackOf(c: Pick<MonitorContext, 'masters' | 'slot'>, phone: string): MasterTrack | undefined {
+  const i = c.slot[phone];
+  return i === undefined ? undefined : c.masters[i];
+}
+
+/** `masters` (and `slot`, for a new phone) with `track` in its master's place. */
+function putTrack(c: MonitorContext, track: MasterTrack): Pick<MonitorContext, 'masters' | 'slot'> {
+  const masters = c.masters.slice();
+  const i = c.slot[track.phone];
+  if (i !== undefined) {
+    masters[i] = track;
+    return { masters, slot: c.slot };
+  }
+  masters.push(track);
+  return { masters, slot: { ...c.slot, [track.phone]: masters.length - 1 } };
 }
 
 function withTrack(c: MonitorContext, phone: string, change: Partial<MasterTrack>): MonitorContext {
-  const t = c.masters[phone];
+  const t = trackOf(c, phone);
   if (!t) return c;
-  return { ...c, masters: { ...c.masters, [phone]: { ...t, ...change } } };
+  return { ...c, ...putTrack(c, { ...t, ...change }) };
 }
 
 /** Applies one fact: the new context and the alert changes to tell. Pure. */
@@ -496,7 +523,7 @@ export function applyFact(
           running: { ...f.running, [e.id]: { from: e.from, at: e.at } },
         },
       };
-      const t = next.masters[e.from];
+      const t = trackOf(next, e.from);
       // The failover's reason may say what the master's last error no longer does.
       if (t && !t.routable && t.ejected === null && EJECTION_PATTERN.test(e.reason))
         next = withTrack(next, e.from, { ejected: e.reason });
@@ -517,7 +544,7 @@ export function applyFact(
         },
         e.from,
         // A completed failover of a master that is routable again (a manual one) is news only while it is out.
-        c.masters[e.from]?.routable
+        trackOf(c, e.from)?.routable
           ? { rolledBack: null }
           : { rolledBack: null, failedOver: { id: e.id, to: e.to, ...e.moved } },
       );
@@ -527,7 +554,7 @@ export function applyFact(
       const f = c.failovers;
       const { [e.id]: _, ...running } = f.running;
       let next: MonitorContext = { ...c, failovers: { ...f, rolledBack: f.rolledBack + 1, running } };
-      if (!c.masters[e.from]?.routable)
+      if (!trackOf(c, e.from)?.routable)
         next = withTrack(next, e.from, { rolledBack: { id: e.id, note: e.note ?? 'nothing moved' } });
       return reconcile(next, [e.from], e.at);
     }
@@ -540,7 +567,7 @@ export function applyFact(
     case 'balance.measured':
       return reconcile({ ...c, balance: { quality: e.quality, strategy: e.strategy } }, [FLEET], e.at);
     case 'monitor.evaluate': {
-      const scopes = new Set([FLEET, ...Object.keys(c.masters)]);
+      const scopes = new Set([FLEET, ...c.masters.map((t) => t.phone)]);
       // Alerts of masters no longer configured resolve too.
       for (const key of Object.keys(c.active)) scopes.add(scopeOf(key));
       return reconcile(c, [...scopes], e.at);
@@ -571,8 +598,7 @@ export interface AvailabilityAt {
 /** Cumulative up-times at `now` (the figures run on from the last fact to now). */
 export function availabilityAt(c: MonitorContext, now: number): AvailabilityAt {
   const masters: Record<string, number> = {};
-  for (const t of Object.values(c.masters))
-    masters[t.phone] = t.upMs + (t.routable ? Math.max(0, now - t.lastAt) : 0);
+  for (const t of c.masters) masters[t.phone] = t.upMs + (t.routable ? Math.max(0, now - t.lastAt) : 0);
   return {
     elapsedMs: Math.max(0, now - c.startedAt),
     fleetUpMs: c.fleet.upMs + (c.fleet.routable > 0 ? Math.max(0, now - c.fleet.lastAt) : 0),

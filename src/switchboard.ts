@@ -9,9 +9,9 @@ import { type AlertView, alertView, type DashboardData } from '../actors/monitor
 import { FAULT_KINDS, type Fault, SimNetwork, type SimSend } from '../actors/sim.transport.ts';
 import { SwitchboardSystem } from '../actors/system.ts';
 import type { Transport } from '../actors/transport.ts';
-import { type BaileysOptions, createBaileysTransports } from '../actors/transports/baileys/index.ts';
+import type { BaileysOptions } from '../actors/transports/baileys/index.ts';
 import { InspectionBridge } from '../inspector/bridge.ts';
-import { type StatelyInspection, startStatelyInspector } from '../inspector/stately.ts';
+import type { StatelyInspection } from '../inspector/stately.ts';
 import type { MasterStateValue } from '../machines/master.machine.ts';
 import {
   ALERT_SEVERITIES,
@@ -576,8 +576,9 @@ export async function createSwitchboard(
     ...(options.clock ? { clock: options.clock } : {}),
     ...options.store,
   });
-  const inspection = createInspection(config, log);
+  let inspection: Awaited<ReturnType<typeof createInspection>> | undefined;
   try {
+    inspection = await createInspection(config, log);
     const clock = options.clock;
     const network = new SimNetwork({
       ...(clock ? { clock } : {}),
@@ -593,7 +594,7 @@ export async function createSwitchboard(
       inspect: inspection.inspect,
       ...(clock ? { clock } : {}),
       transports: new Map<string, Transport>([
-        ...createBaileysTransports(config, { dataDir: store.dir, log, ...options.baileys }),
+        ...(await baileysTransports(config, { dataDir: store.dir, log, ...options.baileys })),
         ...(options.transports ?? []),
       ]),
     }).start();
@@ -607,23 +608,40 @@ export async function createSwitchboard(
     );
     return new Switchboard(system, store, config, log, inspection);
   } catch (err) {
-    inspection.stately?.stop();
+    inspection?.stately?.stop();
     await store.close().catch(() => undefined);
     throw err;
   }
 }
 
-/** The inspection observer for every actor: the inspector page's bridge, plus Stately's when configured. */
-function createInspection(
+/**
+ * The Baileys transports of the config's "baileys" masters. Baileys is imported only when one is
+ * configured: loading it costs ~60 MB of resident memory, which a fleet of sim masters does not need.
+ */
+async function baileysTransports(
+  config: Config,
+  deps: { dataDir: string; log: Logger } & BaileysOptions,
+): Promise<Map<string, Transport>> {
+  if (!config.masters.some((m) => m.transport === 'baileys')) return new Map();
+  const { createBaileysTransports } = await import('../actors/transports/baileys/index.ts');
+  return createBaileysTransports(config, deps);
+}
+
+/**
+ * The inspection observer for every actor: the inspector page's bridge, plus Stately's when configured
+ * (@statelyai/inspect is imported only then: ~17 MB resident otherwise spent for nothing).
+ */
+async function createInspection(
   config: Config,
   log: Logger,
-): Inspection & { inspect: (event: InspectionEvent) => void } {
+): Promise<Inspection & { inspect: (event: InspectionEvent) => void }> {
   const fleet = new Set(config.masters.map((m) => m.phone));
   const bridge = new InspectionBridge({
     capacity: config.inspector.bufferSize,
     isFleetNumber: (phone) => fleet.has(phone),
   });
   if (!config.inspector.stately) return { bridge, inspect: bridge.inspect };
+  const { startStatelyInspector } = await import('../inspector/stately.ts');
   const stately = startStatelyInspector({
     port: config.inspector.statelyPort,
     isFleetNumber: (phone) => fleet.has(phone),

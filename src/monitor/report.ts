@@ -1,6 +1,6 @@
 // The health report: what the monitor knows at a moment, put in the shape an operator reads, and
 // the compact sample of it kept in the history for trends. Pure: the actor gathers the inputs.
-import type { AlertSeverity, MonitorContext } from '../../machines/monitor.machine.ts';
+import { type AlertSeverity, type MonitorContext, trackOf } from '../../machines/monitor.machine.ts';
 import {
   healthScore,
   type Percentiles,
@@ -156,7 +156,7 @@ export function buildReport(input: ReportInput): HealthReport {
   const tried = sends.sent + sends.failed + sends.unknown;
   const t = c.thresholds;
   const masters: MasterReport[] = input.masters.map((m) => {
-    const track = c.masters[m.phone];
+    const track = trackOf(c, m.phone);
     const up = current.masterUpMs[m.phone] ?? 0;
     return {
       phone: m.phone,
@@ -180,7 +180,7 @@ export function buildReport(input: ReportInput): HealthReport {
   const { score, parts } = healthScore({
     masters: input.masters.map((m) => ({
       weight: m.weight,
-      state: c.masters[m.phone]?.state ?? 'recovering',
+      state: trackOf(c, m.phone)?.state ?? 'recovering',
     })),
     availability: fleetAvailability,
     sends,

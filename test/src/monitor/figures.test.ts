@@ -1,7 +1,7 @@
 // The monitor's arithmetic on numbers worked out by hand: percentiles, the health score formula of
 // the README, trends, and a report built from a known context.
 import { describe, expect, it } from 'vitest';
-import { initialContext, type MonitorContext } from '../../../machines/monitor.machine.ts';
+import { initialContext, type MonitorContext, trackOf } from '../../../machines/monitor.machine.ts';
 import { healthScore, percentile, percentiles, ratio, trend } from '../../../src/monitor/figures.ts';
 import { buildReport, type ReportSample, trendsOf } from '../../../src/monitor/report.ts';
 
@@ -142,10 +142,10 @@ describe('report', () => {
     let c: MonitorContext = initialContext({ startedAt: T0, masters: [A, B] });
     c = {
       ...c,
-      masters: {
-        [A]: { ...c.masters[A]!, state: 'healthy', detail: null, routable: true },
-        [B]: { ...c.masters[B]!, state: 'failed', detail: 'backoff', routable: false, lastError: 'down' },
-      },
+      masters: [
+        { ...trackOf(c, A)!, state: 'healthy', detail: null, routable: true },
+        { ...trackOf(c, B)!, state: 'failed', detail: 'backoff', routable: false, lastError: 'down' },
+      ],
       fleet: { ...c.fleet, routable: 1 },
       failovers: {
         ...c.failovers,

@@ -265,7 +265,7 @@ export const supervisorMachine = setup({
   },
 }).createMachine({
   id: 'supervisor',
-  // All masters spawned in one assign: N spawnChild actions would be quadratic (DESIGN.md section 8).
+  // All masters spawned in one assign: N spawnChild actions would be quadratic.
   context: ({ input, spawn }) => ({
     masters: Object.fromEntries(
       input.masters.map((m) => [

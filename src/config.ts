@@ -1,4 +1,4 @@
-// The service's configuration: a JSON file validated with zod, defaults from DESIGN.md section 6.
+// The service's configuration: a JSON file validated with zod, defaults in the README ("Configuration").
 
 // A bad file is refused with the file and the field named.
 import { readFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The HTTP API of DESIGN.md section 6, a thin layer over the Switchboard object: every route
+// The HTTP API (README "HTTP API"), a thin layer over the Switchboard object: every route
 // validates its input by schema, calls one operation and shapes the answer.
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Fault } from '../../actors/sim.transport.ts';

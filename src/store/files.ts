@@ -1,5 +1,5 @@
 // The few file operations the store performs, behind one interface, so tests and the simulation can
-// put a fault-injecting or in-memory file layer under the real store code (DESIGN.md section 4).
+// put a fault-injecting or in-memory file layer under the real store code (docs/architecture.md, "The store").
 import { constants } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// The store (DESIGN.md section 4): state in memory, every change a small op appended to the
+// The store (docs/architecture.md, "The store"): state in memory, every change a small op appended to the
 // journal, one record and one fsync per commit group, and callers told of durability only after
 // that fsync. A transaction applies at once (the caller reads its own writes) and is atomic: its
 // ops travel in one record. A failed write is a crash without dying: memory is rolled back to what

@@ -1,4 +1,4 @@
-// The message path under faults (DESIGN sections 2, 3): nothing is sent after a failover moved it,
+// The message path under faults (README "How it keeps messages"): nothing is sent after a failover moved it,
 // nothing is resent for ever, one recipient's backlog blocks nobody else, an idempotency key is
 // tied to its request, interrupted incidents are finished, the unsent cap holds for moved and
 // restored messages, and a manual failover drains its source. SimulatedClock, sim transports, and

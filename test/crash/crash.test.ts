@@ -1,5 +1,5 @@
 // SIGKILL at random points, again and again: every acknowledged message survives and ends sent,
-// none sent twice unless its history says `unknown` (DESIGN.md section 3, invariants 1 and 3).
+// none sent twice unless its history says `unknown` (README "How it keeps messages").
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,4 +1,4 @@
-// Route tests for the HTTP API of DESIGN.md section 6 with app.inject(): every route, its success and
+// Route tests for the HTTP API (README "HTTP API") with app.inject(): every route, its success and
 // its failures, over a real switchboard (sim masters, real timers, a store in a temp dir).
 import { rmSync } from 'node:fs';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';

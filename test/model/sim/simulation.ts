@@ -5,7 +5,7 @@
 // runs, and nothing waits on real I/O or real time, so a seed replays exactly.
 //
 // It plays the client too, keeping what a Jepsen checker needs: which messages were acknowledged
-// (202), refused (503) or left without an answer by a crash; and it checks DESIGN.md section 3's
+// (202), refused (503) or left without an answer by a crash; and it checks the runtime's
 // invariants after every step, and a total-queue check at the end.
 import pino from 'pino';
 import { SimulatedClock } from 'xstate';
@@ -493,7 +493,7 @@ export class Simulation {
 
   // --- invariants -----------------------------------------------------------------------------
 
-  /** DESIGN.md section 3's invariants and the simulation's own, after a step. */
+  /** The runtime's invariants (README "How it keeps messages") and the simulation's own, after a step. */
   async checkInvariants(): Promise<void> {
     // The checks read the disk; they must not wait on the slow disk's clock (nobody advances it here).
     const latency = this.fs.latencyMs;

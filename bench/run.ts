@@ -1,6 +1,6 @@
 // `npm run bench`: runs every bench/*.bench.ts (or the ones named on the command line), prints
 // their figures and writes them to bench/results/<name>.json and bench/results/latest.md.
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -38,6 +38,20 @@ for (const file of files) {
     console.table(report.rows);
     for (const note of report.notes ?? []) console.log(`  ${note}`);
     sections.push(markdown(report));
+  }
+}
+// latest.md holds every benchmark's last results, also those not run this time (read back from
+// their JSON), so a partial run (`npm run bench -- store`) does not drop the others.
+for (const file of readdirSync(out)
+  .filter((f) => f.endsWith('.json'))
+  .sort()) {
+  if (files.some((f) => basename(f, '.bench.ts') === basename(file, '.json'))) continue;
+  try {
+    const reports = JSON.parse(readFileSync(join(out, file), 'utf8')) as BenchReport[];
+    if (Array.isArray(reports) && reports.every((r) => Array.isArray(r?.rows)))
+      for (const report of reports) sections.push(markdown(report));
+  } catch {
+    // not a benchmark's results
   }
 }
 writeFileSync(join(out, 'latest.md'), sections.join('\n'));

@@ -326,9 +326,22 @@ export class Outbox {
     return { started, durable };
   }
 
-  /** True while `m` is still the message's current record: nothing (a failover, a reload) changed it. */
+  /**
+   * True while the send `m` was marked for is still the message's current one: same master, same
+   * epoch, same attempt, still `sending`. A failover (new epoch or master), a reload (sending ->
+   * unknown) or a resend changes one of them. Not record identity: a note added to the history
+   * (a late acknowledgement of an earlier attempt) replaces the record without taking the send away,
+   * and a send skipped for that would leave the message `sending` with nobody sending it.
+   */
   isCurrent(m: MessageRecord): boolean {
-    return this.get(m.id) === m;
+    const now = this.get(m.id);
+    return (
+      now !== undefined &&
+      now.status === 'sending' &&
+      now.master === m.master &&
+      now.epoch === m.epoch &&
+      now.attempts === m.attempts
+    );
   }
 
   /**

@@ -4,7 +4,7 @@
 // `npm run sim` writes a new failure's shrunk run to .sim-counterexample.json.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Command } from './sim/commands.ts';
 import { Coverage } from './sim/coverage.ts';
 import { runOne, type SimStats } from './sim/property.ts';
@@ -26,7 +26,9 @@ describe('simulation regressions (runs that once broke an invariant)', () => {
   for (const c of cases) {
     it(`${c.file}: ${c.why}`, async () => {
       const stats: SimStats = { runs: 0, steps: [], acked: 0, failedAfterMaxAttempts: 0, ms: 0 };
-      await runOne(c.seed, c.masters, c.steps, new Coverage(), stats);
+      // runOne throws a Violation naming the step and the invariant when the run breaks one
+      await expect(runOne(c.seed, c.masters, c.steps, new Coverage(), stats)).resolves.toBeUndefined();
+      expect(stats.runs).toBe(1);
     }, 120_000);
   }
 });

@@ -2,15 +2,14 @@
 // with a config of 1,000 simulated masters on a temp data dir, measured from outside: start-up time,
 // resident memory after start and after an idle window, CPU while idle; then actor events/s with
 // inspection off, measured in process by the inspection benchmark's child (same definition of an event).
-import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { InspectJob, InspectResult } from './inspect.child.ts';
+
 import type { BenchReport } from './run.ts';
 import { quick as QUICK } from './support/mode.ts';
-import { rssMb, startServer } from './support/processes.ts';
+import { rssMb, runChild, startServer } from './support/processes.ts';
 import { median, spread } from './support/stats.ts';
 
 const MASTERS = 1_000;
@@ -108,17 +107,7 @@ async function serveOnce(idleSeconds: number, nodeFlags: string[]): Promise<Flee
 }
 
 function events(job: InspectJob): Promise<InspectResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL('./inspect.child.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
-    });
-    child.once('message', (result) => resolve(result as InspectResult));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`events child exited with ${code}`));
-    });
-    child.send(job);
-  });
+  return runChild(new URL('./inspect.child.ts', import.meta.url), job, 'events');
 }
 
 /** Node as npm start runs it, and with a smaller young generation (a flag an operator may set). */

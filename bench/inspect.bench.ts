@@ -1,26 +1,15 @@
 // The cost of inspection (issue 13): actor events/s with 1,000 sim masters, inspection off, on
 // with no page connected, and on with one page reading the stream over HTTP. Each case runs in its
 // own process. `npm run bench -- inspect --quick` runs a few seconds a case.
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { InspectJob, InspectMode, InspectResult } from './inspect.child.ts';
 import type { BenchReport } from './run.ts';
 import { quick as QUICK } from './support/mode.ts';
+import { runChild } from './support/processes.ts';
 
 const MASTERS = 1_000;
 
 function measure(job: InspectJob): Promise<InspectResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL('./inspect.child.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
-    });
-    child.once('message', (result) => resolve(result as InspectResult));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`inspect bench child (${job.mode}) exited with ${code}`));
-    });
-    child.send(job);
-  });
+  return runChild(new URL('./inspect.child.ts', import.meta.url), job, `inspect bench (${job.mode})`);
 }
 
 function median(values: number[]): number {

@@ -1,29 +1,18 @@
 // Routing benchmarks: decision cost per strategy and fleet size (with an allocation check and a
 // naive filter-then-pick baseline), balance (max/mean) with equal masters, and fleet p99 latency
 // when one master is 10x slower, in a simulated-time model of the outbox -> balancer -> master loop.
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { seededRandom } from '../src/routing/random.ts';
 import { STRATEGY_NAMES } from '../src/routing/registry.ts';
 import type { CostJob, CostResult } from './routing-cost.child.ts';
 import { type FleetOptions, fleet, ManualClock, recipients } from './routing-support.ts';
 import type { BenchReport } from './run.ts';
 import { quick as QUICK } from './support/mode.ts';
+import { runChild } from './support/processes.ts';
 import { median, percentile, round, spread } from './support/stats.ts';
 
 /** Runs one decision-cost case in a child process. */
 function measure(job: CostJob): Promise<CostResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(fileURLToPath(new URL('./routing-cost.child.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
-    });
-    child.once('message', (result) => resolve(result as CostResult));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`decision-cost child exited with ${code}`));
-    });
-    child.send(job);
-  });
+  return runChild(new URL('./routing-cost.child.ts', import.meta.url), job, 'decision-cost');
 }
 
 const QUICK_SIZES = [1_000];

@@ -1,7 +1,8 @@
 // Child processes for benchmarks: a server started with tsx whose URL is read from its log, its
 // resident memory read from /proc, and a load generator (autocannon) with a latency prober beside it.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
 export interface Server {
@@ -137,4 +138,17 @@ export async function postLoad(url: string, seconds: number, connections = 64): 
     healthP99: Math.round(percentile(health, 99) * 10) / 10,
     healthSamples: health.length,
   };
+}
+
+/** Runs `script` (TypeScript, through tsx) in a child process: sends it `job`, resolves with its one answer. */
+export function runChild<Job, Result>(script: URL, job: Job, name: string): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(script), [], { execArgv: ['--import', 'tsx'] });
+    child.once('message', (result) => resolve(result as Result));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`${name} child exited with ${code}`));
+    });
+    child.send(job as object);
+  });
 }

@@ -7,6 +7,7 @@ import { createSwitchboard, type Switchboard } from '../../src/switchboard.ts';
 import { quietLog, seedPairedAuth, tempDataDir } from '../support/baileys.ts';
 import { PHONES, RECIPIENTS } from '../support/system.ts';
 import { WaEndpoint } from '../support/wa-endpoint.ts';
+import { until } from '../support/wait.ts';
 
 const [A, B] = PHONES as [string, string];
 const recipient = (i: number) => RECIPIENTS[i]!;
@@ -15,18 +16,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   while (cleanups.length) await cleanups.pop()?.();
 });
-
-async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 async function statuses(sb: Switchboard, ids: string[]): Promise<string[]> {
   return Promise.all(ids.map(async (id) => (await sb.getMessage(id))?.status ?? 'missing'));

@@ -10,6 +10,7 @@ import { type RunningServer, startServer } from '../../src/server.ts';
 import { parsePrometheusText } from '../support/prom-text.ts';
 import { runCli } from '../support/service.ts';
 import { PHONES, RECIPIENTS, tempDir } from '../support/system.ts';
+import { until } from '../support/wait.ts';
 
 const A = PHONES[0]!;
 const MASTERS = PHONES.slice(0, 3);
@@ -53,20 +54,6 @@ const post = (path: string, body?: unknown) =>
 async function alert(key: string): Promise<AlertBody | undefined> {
   const { body } = await api<{ alerts: AlertBody[] }>('/api/alerts');
   return body.alerts.find((a) => a.key === key);
-}
-
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('monitor end to end over HTTP', () => {

@@ -11,6 +11,7 @@ import { seededRandom } from '../../src/routing/random.ts';
 import { type RunningServer, startServer } from '../../src/server.ts';
 import { type ServiceProcess, startService, writeConfig } from '../support/service.ts';
 import { PHONES, RECIPIENTS, tempDir } from '../support/system.ts';
+import { until } from '../support/wait.ts';
 import { type ReceivedRequest, type Receiver, startReceiver } from '../support/webhook-receiver.ts';
 
 const SECRET = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
@@ -72,20 +73,6 @@ async function api<T = unknown>(
   });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
-}
-
-async function until<T>(
-  what: string,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function sendMessages(n: number): Promise<string[]> {
